@@ -96,8 +96,9 @@ def _verdict(report: FileReport) -> str:
 
 
 def _overall(summary: dict[str, Any]) -> str:
+    noun = "file" if summary["files"] == 1 else "files"
     return (
-        f"{summary['files']} files: {summary['passed']} passed, {summary['failed']} failed, "
+        f"{summary['files']} {noun} checked: {summary['passed']} clean, {summary['failed']} with errors, "
         f"{summary['unreadable']} unreadable"
     )
 

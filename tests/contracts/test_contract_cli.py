@@ -48,7 +48,7 @@ def test_cli_validate_clean_file_exits_0(clean_file):
     result = run_validate(clean_file)
     assert result.returncode == 0, describe(result)
     assert f"PASS {clean_file}" in result.stdout
-    assert "1 files: 1 passed, 0 failed, 0 unreadable" in result.stdout
+    assert "1 file checked: 1 clean, 0 with errors, 0 unreadable" in result.stdout
 
 
 def test_cli_validate_violation_exits_1(clean_file, broken_file):

@@ -26,7 +26,7 @@ def test_report_text_groups_rows_per_file_with_verdict(npz_writer):
     assert f"FAIL {broken.path} (DATASET): 1 errors, 1 warnings, 26 rules checked" in text
     assert "diffraction[2, 0, 1]" in text
     assert "UNREADABLE gone.npz: file not found" in text
-    assert text.rstrip().endswith("3 files: 1 passed, 1 failed, 1 unreadable")
+    assert text.rstrip().endswith("3 files checked: 1 clean, 1 with errors, 1 unreadable")
 
 
 def test_report_json_round_trips(npz_writer):
