@@ -1,0 +1,203 @@
+"""Run the shipped benchmark suite into a run folder and read back its statistics.
+
+The suite lives in the installed package (``harness/suites``) with its own pytest.ini, so
+it runs the same from a wheel as from a source checkout, and the configuration of the
+project it runs in does not leak in. pytest-benchmark writes ``benchmark.json`` in its own
+format, so its compare and histogram tools work on the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+from harness.pytest_plugin import EVIDENCE_ENV_VAR
+from harness.runfolder import RunFolder, create_temp_file, publish_new_file
+
+logger = logging.getLogger(__name__)
+
+BENCHMARK_FILE_NAME = "benchmark.json"
+BENCH_LOG_FILE_NAME = "bench.log"
+SUITE_INI_NAME = "pytest.ini"
+
+
+@dataclass(frozen=True)
+class BenchmarkStat:
+    """Summary statistics of one benchmark, in seconds."""
+
+    name: str
+    mean_s: float
+    stddev_s: float
+    rounds: int
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """The outcome of one suite run: pytest's exit status, the files written, the statistics.
+
+    ``json_path`` is None when pytest-benchmark wrote no JSON (for example when pytest
+    stopped before running any benchmark).
+    """
+
+    exit_code: int
+    json_path: Path | None
+    log_path: Path
+    rows: tuple[BenchmarkStat, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and self.json_path is not None
+
+
+def run_benchmarks(
+    run_folder: RunFolder,
+    *,
+    selection: str | None = None,
+    suite_dir: Path | None = None,
+    extra_args: Sequence[str] = (),
+    echo: IO[bytes] | None = None,
+    python: str = sys.executable,
+) -> BenchResult:
+    """Run the benchmark suite and store ``benchmark.json`` and ``bench.log`` in ``run_folder``.
+
+    ``selection`` is a pytest ``-k`` expression over benchmark names (None runs all).
+    ``suite_dir`` is a folder holding benchmark files and a pytest.ini (default: the suite
+    shipped in this package). ``echo`` receives pytest's output as it arrives.
+
+    Raises:
+        FileExistsError: the run folder already contains benchmark.json or bench.log.
+    """
+    for name in (BENCHMARK_FILE_NAME, BENCH_LOG_FILE_NAME):
+        if (run_folder.path / name).exists():
+            raise FileExistsError(
+                f"{run_folder.path / name} already exists and run-folder files are never "
+                "overwritten; benchmark into a new run folder"
+            )
+    with ExitStack() as stack:
+        if suite_dir is None:
+            suite_dir = stack.enter_context(resources.as_file(resources.files("harness") / "suites"))
+        suite_dir = Path(suite_dir).resolve()
+        _check_suite(suite_dir)
+        temp_json = Path(tempfile.mkdtemp(dir=run_folder.path, prefix=".benchmark-")) / BENCHMARK_FILE_NAME
+        command = _pytest_command(python, suite_dir, temp_json, selection, extra_args)
+        exit_code = _run_logged(command, run_folder, echo)
+        json_path = _publish_json(temp_json, run_folder)
+    stats = read_benchmark_stats(json_path) if json_path is not None else ()
+    logger.info("benchmark suite exited %d with %d benchmark(s)", exit_code, len(stats))
+    return BenchResult(
+        exit_code=exit_code,
+        json_path=json_path,
+        log_path=run_folder.path / BENCH_LOG_FILE_NAME,
+        rows=stats,
+    )
+
+
+def read_benchmark_stats(json_path: Path) -> tuple[BenchmarkStat, ...]:
+    """Read name, mean, standard deviation and rounds of each benchmark in a pytest-benchmark JSON."""
+    document = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    return tuple(
+        BenchmarkStat(
+            name=str(bench.get("fullname") or bench["name"]),
+            mean_s=float(bench["stats"]["mean"]),
+            stddev_s=float(bench["stats"]["stddev"]),
+            rounds=int(bench["stats"]["rounds"]),
+        )
+        for bench in document.get("benchmarks", [])
+    )
+
+
+def _check_suite(suite_dir: Path) -> None:
+    if not (suite_dir / SUITE_INI_NAME).is_file():
+        raise FileNotFoundError(
+            f"benchmark suite folder {suite_dir} has no {SUITE_INI_NAME}; a suite folder needs "
+            "one so that the surrounding project's pytest settings do not apply"
+        )
+
+
+def _pytest_command(
+    python: str, suite_dir: Path, json_path: Path, selection: str | None, extra_args: Sequence[str]
+) -> list[str]:
+    command = [
+        python,
+        "-m",
+        "pytest",
+        "-c",
+        str(suite_dir / SUITE_INI_NAME),
+        "--rootdir",
+        str(suite_dir),
+        "--confcutdir",
+        str(suite_dir),
+        "--benchmark-json",
+        str(json_path),
+        str(suite_dir),
+    ]
+    if selection:
+        command += ["-k", selection]
+    return command + list(extra_args)
+
+
+def _run_logged(command: list[str], run_folder: RunFolder, echo: IO[bytes] | None) -> int:
+    env = dict(os.environ)
+    # A benchmark run inside a red/green capture must not record over the capture's outcomes.
+    env.pop(EVIDENCE_ENV_VAR, None)
+    descriptor, temp_log = create_temp_file(run_folder.path, BENCH_LOG_FILE_NAME)
+    logger.info("running %s", command)
+    try:
+        with os.fdopen(descriptor, "wb") as log:
+            process = subprocess.Popen(
+                command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            assert process.stdout is not None
+            try:
+                while chunk := process.stdout.read1(65536):
+                    log.write(chunk)
+                    if echo is not None:
+                        echo.write(chunk)
+                        echo.flush()
+                exit_code = process.wait()
+            except BaseException:
+                process.terminate()
+                process.wait()
+                raise
+    finally:
+        # Keep what was logged, also when the run is interrupted.
+        publish_new_file(temp_log, run_folder.path / BENCH_LOG_FILE_NAME)
+        logger.info("wrote %s", run_folder.path / BENCH_LOG_FILE_NAME)
+    return exit_code
+
+
+def _publish_json(temp_json: Path, run_folder: RunFolder) -> Path | None:
+    target = run_folder.path / BENCHMARK_FILE_NAME
+    try:
+        if not temp_json.is_file():
+            logger.warning("pytest-benchmark wrote no JSON; see %s", run_folder.path / BENCH_LOG_FILE_NAME)
+            return None
+        publish_new_file(temp_json, target)
+    finally:
+        temp_json.unlink(missing_ok=True)
+        temp_json.parent.rmdir()
+    logger.info("wrote %s", target)
+    return target
+
+
+def describe_stats(stats: Sequence[BenchmarkStat]) -> str:
+    """Render statistics as an aligned text table with times in milliseconds."""
+    if not stats:
+        return "no benchmarks ran"
+    width = max(len("benchmark"), *(len(stat.name) for stat in stats))
+    lines = [f"{'benchmark':<{width}}  {'mean_ms':>10}  {'stddev_ms':>10}  {'rounds':>6}"]
+    for stat in stats:
+        lines.append(
+            f"{stat.name:<{width}}  {stat.mean_s * 1e3:>10.3f}  {stat.stddev_s * 1e3:>10.3f}  {stat.rounds:>6}"
+        )
+    return "\n".join(lines)
