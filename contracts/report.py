@@ -89,8 +89,9 @@ def _row(violation: Violation) -> tuple[str, ...]:
 
 def _verdict(report: FileReport) -> str:
     status = "PASS" if report.ok else "FAIL"
+    family = report.family if report.profile is None else f"{report.family}, {report.profile} profile"
     return (
-        f"{status} {report.path} ({report.family}): {len(report.errors)} errors, "
+        f"{status} {report.path} ({family}): {len(report.errors)} errors, "
         f"{len(report.warnings)} warnings, {report.rules_checked} rules checked"
     )
 

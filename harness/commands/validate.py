@@ -16,13 +16,15 @@ logger = logging.getLogger(__name__)
 
 # Kept in step with contracts.validate.CONTRACTS by a test; listed here so that
 # building the parser does not import the contracts package.
-CONTRACT_NAMES = ("dataset",)
+CONTRACT_NAMES = ("dataset", "product", "raw")
+# Kept in step with contracts.product.PROFILES by a test.
+PRODUCT_PROFILES = ("written", "ptychodus")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate",
-        help="check NPZ files against the data contracts",
+        help="check NPZ datasets and HDF5 product files against the data contracts",
         description=(
             "Check each file against a data contract and list every violation with its rule "
             "ID, the value seen, the value expected and the fix. Exit status: 0 all files "
@@ -35,6 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=CONTRACT_NAMES,
         default=None,
         help="contract to check against (default: chosen from each file's content)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PRODUCT_PROFILES,
+        default=None,
+        help=(
+            "profile of HDF5 product files: 'written' (the product contract, as older Ptychodus "
+            "writes it) or 'ptychodus' (as Ptychodus 1.7 writes it); default: detected per file"
+        ),
     )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print a JSON document instead of a table")
@@ -51,7 +62,7 @@ def run_validate(args: argparse.Namespace) -> int:
     unreadable = []
     for path in args.paths:
         try:
-            reports.append(validate_file(path, args.contract))
+            reports.append(validate_file(path, args.contract, args.profile))
         except InputError as error:
             message = str(error)
             print(f"ptycho-harness validate: {message}", file=sys.stderr)

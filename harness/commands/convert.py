@@ -1,0 +1,99 @@
+"""``ptycho-harness convert IN OUT``: rewrite a raw, legacy, tike or CXI scan as a canonical NPZ.
+
+Exit status: 0 when the output validates clean (warnings allowed), 1 when it still has
+an error-severity violation, 2 when the input cannot be read, its layout is rejected
+(near-field CXI, several probe modes) or the output path is unsafe. This command never
+imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# Kept in step with contracts.convert.SOURCE_FORMATS by a test; listed here so that
+# building the parser does not import the contracts package.
+SOURCE_FORMATS = ("legacy", "tike", "cxi")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "convert",
+        help="rewrite a raw, legacy, tike or CXI scan as a canonical NPZ dataset",
+        description=(
+            "Convert IN into a canonical NPZ dataset at OUT, list every change made and the "
+            "precision lost by each downcast, and validate OUT. IN is never written. Exit "
+            "status: 0 OUT validates clean, 1 OUT still violates the contract, 2 IN cannot "
+            "be read, its layout is rejected, or OUT is unsafe to write."
+        ),
+    )
+    parser.add_argument("source", type=Path, metavar="IN", help="input file: NPZ, .npz.bz2 or CXI (HDF5)")
+    parser.add_argument("output", type=Path, metavar="OUT", help="output NPZ path")
+    parser.add_argument(
+        "--from",
+        dest="source_format",
+        choices=SOURCE_FORMATS,
+        default=None,
+        help="input layout (default: detected from the content)",
+    )
+    parser.add_argument(
+        "--pixel-size-m",
+        type=float,
+        default=None,
+        metavar="X",
+        help="CXI only: object pixel size in metres (default: lambda * distance / (N * detector pixel))",
+    )
+    parser.add_argument(
+        "--patch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CXI only: crop the detector about its centre to N x N, N in 64, 128, 256 "
+        "(default: the largest that fits)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace OUT when it already exists")
+    parser.add_argument("--json", action="store_true", help="print a JSON document instead of text")
+    parser.set_defaults(handler=run_convert)
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from contracts.convert import ConversionError, ConvertOptions, convert_file
+    from contracts.report import render_text
+
+    options = ConvertOptions(
+        source_format=args.source_format,
+        pixel_size_m=args.pixel_size_m,
+        patch_size_px=args.patch_size,
+        force=args.force,
+    )
+    try:
+        result = convert_file(args.source, args.output, options)
+    except ConversionError as error:
+        print(f"ptycho-harness convert: {error}", file=sys.stderr)
+        if args.json:
+            sys.stdout.write(json.dumps({"source": str(args.source), "error": str(error), "exit_status": 2}, indent=2) + "\n")
+        return 2
+
+    status = 0 if result.ok else 1
+    if args.json:
+        document = {**result.to_dict(), "exit_status": status}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return status
+
+    lines = [f"converted {result.source} ({result.source_format} layout) -> {result.output}", "", "changes:"]
+    lines += [f"  - {change}" for change in result.changes]
+    lines += ["", "precision lost by downcasts:"]
+    lines += [f"  - {loss.describe()}" for loss in result.precision_losses] or ["  - none"]
+    lines += ["", render_text([result.report]).rstrip("\n")]
+    errors, warnings = len(result.report.errors), len(result.report.warnings)
+    if result.ok:
+        lines.append(f"OK: {result.output} validates clean ({warnings} warnings)")
+    else:
+        lines.append(f"FAIL: {result.output} still violates the contract ({errors} errors, {warnings} warnings)")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return status
