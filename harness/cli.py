@@ -46,7 +46,9 @@ def configure_logging(verbosity: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.command_line = ["ptycho-harness", *argv]
     configure_logging(args.verbose)
     try:
         return int(args.handler(args))
