@@ -24,10 +24,10 @@ DEFAULT_ADAPTER = "reference"
 class InferenceBatch:
     """One batch as it leaves the inference DataLoader.
 
-    ``diffraction`` is a (batch, channels, height, width) float32 tensor of
-    normalized amplitudes; ``xcoords``/``ycoords`` are (batch,) tensors of scan
-    positions in object pixels, in whatever dtype the dataset stored them;
-    ``indices`` are the (batch,) positions of the samples in the dataset.
+    ``diffraction`` is a (batch, channels, height, width) float32 tensor of normalized
+    amplitudes. ``xcoords`` and ``ycoords`` are (batch,) tensors of scan positions in
+    object pixels, in the dtype the dataset stored them. ``indices`` are the (batch,)
+    positions of the samples in the dataset.
     """
 
     diffraction: Any
@@ -38,7 +38,7 @@ class InferenceBatch:
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """What loading a checkpoint found and did."""
+    """Record of a checkpoint load: its geometry, the stored dtypes and every cast applied."""
 
     path: Path
     patch_size: int
@@ -65,7 +65,7 @@ class StitchedObject:
 
 @runtime_checkable
 class PipelineAdapter(Protocol):
-    """What a pipeline must offer for the harness to run and check it."""
+    """Interface a pipeline implements so that the harness can run and check it."""
 
     name: str
 

@@ -23,12 +23,11 @@ from harness.runfolder import RunFolder
 logger = logging.getLogger(__name__)
 
 STITCHED_OBJECT_FILE = "stitched_object.npz"
-PICTURE_FILES = ("amplitude.png", "phase.png")
 
 
 @dataclass(frozen=True)
 class InferenceOutcome:
-    """The stitched object and what the run through the pipeline showed on the way."""
+    """The stitched object, with the pattern count, wall time and dtype at each stage."""
 
     stitched: StitchedObject
     n_patterns: int
@@ -45,7 +44,7 @@ def predict_and_stitch(
     """Predict the patches of every pattern in ``dataset`` and stitch them by position.
 
     Raises:
-        ValueError: the dataset holds no patterns.
+        ValueError: the dataset contains no patterns.
     """
     started = time.perf_counter()
     batches = adapter.inference_batches(dataset, batch_size)
@@ -64,7 +63,7 @@ def predict_and_stitch(
         x_batches.append(_to_numpy(batch.xcoords).reshape(-1))
         y_batches.append(_to_numpy(batch.ycoords).reshape(-1))
     if not patch_batches:
-        raise ValueError(f"dataset {dataset} holds no diffraction patterns")
+        raise ValueError(f"dataset {dataset} contains no diffraction patterns; expected at least one")
 
     patches = np.concatenate(patch_batches)
     stitched = adapter.stitch(patches, np.concatenate(x_batches), np.concatenate(y_batches))

@@ -15,22 +15,20 @@ from typing import Any
 import numpy as np
 
 from harness.adapter import PipelineAdapter, load_adapter
+from harness.cli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
 from harness.manifest import Manifest, RunTerminated
 from harness.runfolder import RunFolder, create_run_folder
 from harness.summary import StepOutcome, render_summary
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_CHECK_FAILED = 1
-EXIT_INPUT_ERROR = 2
 
 INFERENCE_SEED = 0
 
 
 @dataclass(frozen=True)
 class MainJobOptions:
-    """What the user chose for one run; ``None`` means the adapter's shipped default."""
+    """Options of one run; a ``None`` path means the adapter's shipped default."""
 
     dataset: Path | None
     checkpoint: Path | None
@@ -43,7 +41,7 @@ class MainJobOptions:
 
 @dataclass
 class MainJobState:
-    """What the steps found so far; the summary is rendered from it."""
+    """Results of the steps so far, from which the summary is rendered."""
 
     folder: RunFolder
     dataset: Path | None = None
@@ -61,19 +59,19 @@ def run_main_job(options: MainJobOptions) -> int:
     """Run every step of the main job into a new run folder and return the exit status."""
     if options.batch_size < 1:
         print(f"ptycho-harness run: --batch-size must be >= 1, got {options.batch_size}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
+        return EXIT_USAGE
     try:
         adapter = load_adapter(options.adapter_name)
     except (LookupError, TypeError) as error:
         print(f"ptycho-harness run: {error}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
+        return EXIT_USAGE
 
     dataset = options.dataset or adapter.default_dataset()
     checkpoint = options.checkpoint or adapter.default_checkpoint()
     input_error = _check_inputs_exist(dataset, checkpoint)
     if input_error:
         print(f"ptycho-harness run: {input_error}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
+        return EXIT_USAGE
 
     folder = create_run_folder(options.reports_root)
     logger.info("run folder: %s", folder.path)
