@@ -72,6 +72,13 @@ def run_main_job(options: MainJobOptions) -> int:
     if input_error:
         print(f"ptycho-harness run: {input_error}", file=sys.stderr)
         return EXIT_USAGE
+    assert dataset is not None
+    # Validation runs before the run folder exists, so an unreadable file leaves no folder.
+    try:
+        report = _read_contract_report(dataset)
+    except ValueError as error:
+        print(f"ptycho-harness run: {error}", file=sys.stderr)
+        return EXIT_USAGE
 
     folder = create_run_folder(options.reports_root)
     logger.info("run folder: %s", folder.path)
@@ -80,7 +87,7 @@ def run_main_job(options: MainJobOptions) -> int:
     status = "failed"
     with Manifest(folder, command=options.command, seeds={"inference": INFERENCE_SEED}) as manifest:
         try:
-            _validate_dataset(state)
+            _record_validation(state, report)
             if state.steps[-1].passed:
                 _run_inference(state, adapter, options.batch_size)
             _write_contracts(state)
@@ -120,26 +127,36 @@ def _check_inputs_exist(dataset: Path | None, checkpoint: Path | None) -> str | 
     return None
 
 
-def _validate_dataset(state: MainJobState) -> None:
+def _read_contract_report(dataset: Path) -> Any:
+    """Validate ``dataset`` against the contracts, choosing the family by its content.
+
+    Raises:
+        ValueError: the file cannot be read; the message says why.
+    """
     from contracts.errors import InputError
     from contracts.validate import validate_file
 
-    assert state.dataset is not None
     try:
-        report = validate_file(state.dataset)
+        return validate_file(dataset)
     except InputError as error:
-        state.facts["contracts_input_error"] = str(error)
-        state.record(StepOutcome("validate", False, f"dataset could not be read: {error}"))
-        return
+        raise ValueError(f"cannot read dataset {dataset}: {error}") from error
 
+
+def _record_validation(state: MainJobState, report: Any) -> None:
+    assert state.dataset is not None
     state.facts["contracts"] = report.to_dict()
-    errors = [v for v in report.violations if v.severity.value == "error"]
-    warnings = len(report.violations) - len(errors)
     detail = (
         f"{report.rules_checked} rules of family {report.family} checked on {state.dataset.name}: "
-        f"{len(errors)} errors, {warnings} warnings"
+        f"{len(report.errors)} errors, {len(report.warnings)} warnings"
     )
-    state.record(StepOutcome("validate", report.ok, detail))
+    passed = report.ok
+    if report.family != "DATASET":
+        passed = False
+        detail += (
+            f"; run needs a canonical DATASET file, so convert this {report.family} file first "
+            "(ptycho-harness convert IN OUT)"
+        )
+    state.record(StepOutcome("validate", passed, detail))
 
 
 def _run_inference(state: MainJobState, adapter: PipelineAdapter, batch_size: int) -> None:
@@ -197,8 +214,6 @@ def _write_contracts(state: MainJobState) -> None:
         "file": state.facts.get("contracts"),
         "stages": state.facts.get("guard_stages", []),
     }
-    if "contracts_input_error" in state.facts:
-        document["input_error"] = state.facts["contracts_input_error"]
     state.folder.write_json("contracts.json", document)
 
 

@@ -27,7 +27,7 @@ def render_summary(
     files: list[str],
 ) -> str:
     """Return the markdown text of a run's summary."""
-    verdict = "PASSED" if status == "complete" else f"FAILED ({status})"
+    verdict = {"complete": "PASSED", "failed": "FAILED"}.get(status, f"FAILED ({status})")
     lines = [
         f"# ptycho-harness run {run_id}: {verdict}",
         "",

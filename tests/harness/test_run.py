@@ -123,3 +123,13 @@ def test_run_missing_dataset_is_input_error(tmp_path):
     assert "dataset not found" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_run_unreadable_dataset_is_input_error(tmp_path):
+    not_npz = tmp_path / "notes.npz"
+    not_npz.write_text("these are notes, not an NPZ archive\n")
+    result = run_cli("run", str(not_npz), "--reports", str(tmp_path / "reports"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "cannot read dataset" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "reports").exists()
