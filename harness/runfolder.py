@@ -227,6 +227,27 @@ def create_run_folder(reports_root: Path, now: datetime | None = None) -> RunFol
         return RunFolder(path=path, run_id=run_id)
 
 
+def open_or_create_run_folder(reports_root: Path, run_id: str) -> tuple[RunFolder, bool]:
+    """Return the run folder ``run_id``, creating it if missing, and whether it was created.
+
+    Evidence plans fix the run ID up front, so the first capture of a plan creates the
+    folder under that name instead of a name taken from the current time.
+    """
+    validate_name(run_id, "run ID")
+    run_id_sort_key(run_id)
+    reports_root = Path(reports_root)
+    reports_root.mkdir(parents=True, exist_ok=True)
+    path = reports_root / run_id
+    try:
+        path.mkdir()
+    except FileExistsError:
+        if not path.is_dir():
+            raise FileExistsError(f"{path} exists and is not a folder; remove it or choose another run ID") from None
+        return RunFolder(path=path, run_id=run_id), False
+    logger.info("created run folder %s", path)
+    return RunFolder(path=path, run_id=run_id), True
+
+
 def open_run_folder(reports_root: Path, run_id: str) -> RunFolder:
     """Return the existing run folder ``run_id``; raise FileNotFoundError if it is missing."""
     validate_name(run_id, "run ID")

@@ -42,6 +42,7 @@ from harness.runfolder import (
     create_run_folder,
     create_temp_file,
     list_run_folders,
+    open_or_create_run_folder,
     open_run_folder,
     publish_new_file,
     validate_name,
@@ -355,12 +356,15 @@ def run_tdd(
     cwd: Path | None = None,
     echo: IO[bytes] | None = None,
     python: str = sys.executable,
+    create_missing: bool = False,
 ) -> EvidenceEntry:
     """Run pytest once as red or green evidence for ``focus`` and store the result.
 
     ``pytest_args`` go to pytest as an argument list. ``echo`` receives pytest's output
-    as it arrives. The run folder is ``run_id`` when given. Otherwise a red creates a new
-    one, and a green joins the newest folder that contains a red of the same focus and label.
+    as it arrives. The run folder is ``run_id`` when given, created under that name if it
+    is missing and ``create_missing`` is set (as for an evidence plan). Otherwise a red
+    creates a new one, and a green joins the newest folder that contains a red of the
+    same focus and label.
 
     Raises:
         EvidenceInputError: an invalid name, an unknown run ID, or a green with no red.
@@ -375,7 +379,7 @@ def run_tdd(
     except InvalidNameError as exc:
         raise EvidenceInputError(str(exc)) from exc
     cwd = Path(cwd) if cwd is not None else Path.cwd()
-    run_folder, created = _resolve_run_folder(kind, focus, label, Path(reports_root), run_id)
+    run_folder, created = _resolve_run_folder(kind, focus, label, Path(reports_root), run_id, create_missing)
     command = [python, "-m", "pytest", *pytest_args]
     if not created:
         return _capture(kind, run_folder.subfolder(focus), label, command, list(pytest_args), cwd, echo)
@@ -387,8 +391,13 @@ def run_tdd(
 
 
 def _resolve_run_folder(
-    kind: str, focus: str, label: str, reports_root: Path, run_id: str | None
+    kind: str, focus: str, label: str, reports_root: Path, run_id: str | None, create_missing: bool = False
 ) -> tuple[RunFolder, bool]:
+    if run_id is not None and create_missing:
+        try:
+            return open_or_create_run_folder(reports_root, run_id)
+        except (InvalidNameError, FileExistsError) as exc:
+            raise EvidenceInputError(str(exc)) from exc
     if run_id is not None:
         try:
             return open_run_folder(reports_root, run_id), False

@@ -1,9 +1,13 @@
 """Benchmarks of the pipeline stages users wait on, driven by pytest-benchmark.
 
 Each benchmark runs a fixed number of rounds (5, after one warm-up round) to keep the
-suite short. The suite reaches the pipeline only through the harness adapter interface.
-``PTYCHO_HARNESS_ADAPTER`` chooses the adapter (default: ``reference``), and
-``PTYCHO_HARNESS_BENCH_DATASET`` the dataset (default: the adapter's ``default_dataset()``).
+suite short, then one extra untimed call that records its peak memory. The quality
+benchmark also records the reconstruction's amplitude and phase errors against the true
+object. The suite reaches the pipeline only through the harness adapter interface.
+``PTYCHO_HARNESS_ADAPTER`` chooses the adapter (default: ``reference``),
+``PTYCHO_HARNESS_BENCH_DATASET`` the dataset (default: the adapter's ``default_dataset()``),
+and ``PTYCHO_HARNESS_BENCH_CHECKPOINT`` the checkpoint (default: the adapter's
+``default_checkpoint()``).
 """
 
 from __future__ import annotations
@@ -16,16 +20,21 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.bench import record_peak_memory
+
 logger = logging.getLogger(__name__)
 
 ADAPTER_ENV_VAR = "PTYCHO_HARNESS_ADAPTER"
 DATASET_ENV_VAR = "PTYCHO_HARNESS_BENCH_DATASET"
+CHECKPOINT_ENV_VAR = "PTYCHO_HARNESS_BENCH_CHECKPOINT"
 ROUNDS = 5
 WARMUP_ROUNDS = 1
 BATCH_SIZE = 16
 STITCH_SEED = 20240611
 STITCH_GRID_SIDE = 32
 STITCH_STEP_PX = 6.0
+QUALITY_ROUNDS = 2
+QUALITY_BATCH_SIZE = 64
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +65,10 @@ def dataset_path(adapter: Any) -> Path:
 @pytest.fixture(scope="module")
 def checkpoint_info(adapter: Any) -> Any:
     """Load the adapter's shipped checkpoint once per module and return what it found."""
-    checkpoint = adapter.default_checkpoint()
+    override = os.environ.get(CHECKPOINT_ENV_VAR)
+    checkpoint = Path(override) if override else adapter.default_checkpoint()
     if checkpoint is None:
-        pytest.skip(f"adapter {adapter.name!r} ships no checkpoint")
+        pytest.skip(f"adapter {adapter.name!r} ships no checkpoint; set {CHECKPOINT_ENV_VAR} to a checkpoint file")
     return adapter.load_checkpoint(checkpoint)
 
 
@@ -71,6 +81,7 @@ def bench_validate_dataset(benchmark: Any, dataset_path: Path) -> None:
     benchmark.extra_info["dataset"] = str(dataset_path)
     benchmark.extra_info["dataset_bytes"] = dataset_path.stat().st_size
     benchmark.pedantic(validate_file, args=(dataset_path,), rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS)
+    record_peak_memory(benchmark, validate_file, dataset_path)
 
 
 def bench_inference_batch(
@@ -85,6 +96,7 @@ def bench_inference_batch(
     benchmark.extra_info["batch_size"] = BATCH_SIZE
     patches = benchmark.pedantic(first_batch_through_network, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS)
     assert patches.shape[0] > 0, "the first inference batch produced no patches"
+    record_peak_memory(benchmark, first_batch_through_network)
 
 
 def bench_stitch_many_patches(benchmark: Any, adapter: Any, checkpoint_info: Any) -> None:
@@ -97,6 +109,61 @@ def bench_stitch_many_patches(benchmark: Any, adapter: Any, checkpoint_info: Any
         adapter.stitch, args=(patches, xcoords, ycoords), rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS
     )
     assert stitched.obj.size > 0, "stitching returned an empty canvas"
+    record_peak_memory(benchmark, adapter.stitch, patches, xcoords, ycoords)
+
+
+def bench_reconstruction_quality(
+    benchmark: Any, adapter: Any, checkpoint_info: Any, dataset_path: Path
+) -> None:
+    """Time the whole reconstruction of the dataset and record its errors against the true object.
+
+    The errors go to ``extra_info`` as ``amplitude_error`` (relative RMS) and
+    ``phase_error_rad`` (RMS after removing the global phase offset), with the errors of a
+    trivial guess for scale.
+    """
+    with np.load(dataset_path, allow_pickle=False) as data:
+        if "objectGuess" not in data.files:
+            pytest.skip(f"dataset {dataset_path} has no objectGuess (true object) to compare with")
+        true_object = data["objectGuess"]
+    compare = _quality_function()
+
+    def reconstruct() -> Any:
+        return _reconstruct(adapter, dataset_path)
+
+    stitched = benchmark.pedantic(reconstruct, rounds=QUALITY_ROUNDS, warmup_rounds=0)
+    record_peak_memory(benchmark, reconstruct)
+    quality = compare(stitched, true_object)
+    benchmark.extra_info["amplitude_error"] = float(quality.amplitude_error)
+    benchmark.extra_info["phase_error_rad"] = float(quality.phase_error_rad)
+    benchmark.extra_info["trivial_amplitude_error"] = float(quality.trivial_amplitude_error)
+    benchmark.extra_info["trivial_phase_error_rad"] = float(quality.trivial_phase_error_rad)
+    benchmark.extra_info["n_pixels"] = int(quality.n_pixels)
+
+
+def _quality_function() -> Any:
+    import harness.quality as quality
+
+    for name in ("compare_with_truth", "compare_to_truth"):
+        function = getattr(quality, name, None)
+        if function is not None:
+            return function
+    pytest.skip("harness.quality offers no compare_with_truth function")
+
+
+def _reconstruct(adapter: Any, dataset_path: Path) -> Any:
+    """Predict every pattern of the dataset and stitch the patches into one object."""
+    patch_batches, x_batches, y_batches = [], [], []
+    for batch in adapter.inference_batches(dataset_path, QUALITY_BATCH_SIZE):
+        patches = adapter.predict_patches(batch)
+        patches = patches.detach().cpu().numpy() if hasattr(patches, "detach") else np.asarray(patches)
+        patch_batches.append(patches.reshape(-1, patches.shape[-2], patches.shape[-1]))
+        x_batches.append(_as_numpy(batch.xcoords).reshape(-1))
+        y_batches.append(_as_numpy(batch.ycoords).reshape(-1))
+    return adapter.stitch(np.concatenate(patch_batches), np.concatenate(x_batches), np.concatenate(y_batches))
+
+
+def _as_numpy(value: Any) -> np.ndarray:
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
 
 
 def _random_patches(patch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

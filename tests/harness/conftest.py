@@ -26,3 +26,4 @@ def sample_project(tmp_path: Path) -> SampleProject:
     root = tmp_path / "project"
     root.mkdir()
     return SampleProject(root)
+

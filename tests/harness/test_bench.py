@@ -121,3 +121,49 @@ def test_bench_command_writes_run_folder(tmp_path):
     assert manifest["status"] == "complete"
     assert manifest["command"] == ["ptycho-harness", "bench", "--reports", str(reports), "-k", "validate"]
     assert "benchmarks" in json.loads((folder / BENCHMARK_FILE_NAME).read_text())
+
+
+def test_bench_command_runs_serially_without_xdist(tmp_path):
+    from harness.bench import SERIAL_ARGS, _pytest_command
+
+    command = _pytest_command(sys.executable, tmp_path, tmp_path / "b.json", None, ["-n", "4"])
+    assert command[command.index("-p") : command.index("-p") + 2] == list(SERIAL_ARGS)
+    assert SERIAL_ARGS == ("-p", "no:xdist")
+
+
+def test_run_benchmarks_records_round_data_and_timer(tmp_path, tiny_suite):
+    folder = create_run_folder(tmp_path / "reports", FIXED_NOW)
+    result = run_benchmarks(folder, selection="small", suite_dir=tiny_suite, timer="wall")
+    [bench] = json.loads(result.json_path.read_text())["benchmarks"]
+    assert len(bench["stats"]["data"]) == 3
+    assert bench["options"]["timer"] == "perf_counter"
+
+
+def test_run_benchmarks_rejects_unknown_timer(tmp_path, tiny_suite):
+    folder = create_run_folder(tmp_path / "reports", FIXED_NOW)
+    with pytest.raises(ValueError, match="invalid timer 'sundial'"):
+        run_benchmarks(folder, suite_dir=tiny_suite, timer="sundial")
+
+
+def test_record_peak_memory_counts_numpy_allocation():
+    import numpy as np
+
+    from harness.bench import PEAK_MEMORY_KEY, record_peak_memory
+
+    class FakeBenchmark:
+        extra_info: dict = {}
+
+    benchmark = FakeBenchmark()
+    benchmark.extra_info = {}
+    total = record_peak_memory(benchmark, lambda: float(np.ones(2_000_000).sum()))
+    assert total == 2_000_000.0
+    assert benchmark.extra_info[PEAK_MEMORY_KEY] >= 16_000_000
+    assert "max_rss_delta_bytes" in benchmark.extra_info
+
+
+def test_probe_benchmark_rejects_invalid_slowdown(tmp_path, monkeypatch):
+    monkeypatch.setenv("PTYCHO_HARNESS_BENCH_SLOWDOWN", "fast")
+    folder = create_run_folder(tmp_path / "reports", FIXED_NOW)
+    result = run_benchmarks(folder, selection="gate_probe")
+    assert result.exit_code != 0
+    assert "PTYCHO_HARNESS_BENCH_SLOWDOWN='fast' is invalid" in result.log_path.read_text()

@@ -13,7 +13,7 @@ def run_module(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_help_lists_subcommands():
     result = run_module("--help")
     assert result.returncode == 0, result.stderr
-    for command in ["run", "validate", "simulate", "train", "infer", "tdd", "bench"]:
+    for command in ["run", "validate", "convert", "simulate", "train", "infer", "tdd", "bench", "gate", "history", "report"]:
         assert command in result.stdout
 
 
