@@ -16,10 +16,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from contracts import batch, grouped, recon
 from contracts.dataset import FAMILY as DATASET_FAMILY
 from contracts.dataset import memory_view
 from contracts.errors import ContractViolationError
 from contracts.rules import Violation, rules_of_family, run_rules
+from contracts.runtime import RuntimeView, make_view, run_family
 
 logger = logging.getLogger(__name__)
 
@@ -90,19 +92,85 @@ def guard_dataset(
     """
     mode = GuardMode(mode)
     if mode is GuardMode.OFF:
-        record = GuardRecord(stage, DATASET_FAMILY, mode, 0, ())
-        _keep(record)
-        return record
-
+        return _finish(GuardRecord(stage, DATASET_FAMILY, mode, 0, ()))
     label = f"<{stage}>"
     violations, rules_checked = run_rules(rules_of_family(DATASET_FAMILY), memory_view(arrays, label), label)
-    record = GuardRecord(stage, DATASET_FAMILY, mode, rules_checked, tuple(violations))
+    return _finish(GuardRecord(stage, DATASET_FAMILY, mode, rules_checked, tuple(violations)))
+
+
+def guard_grouped(
+    arrays: Mapping[str, object],
+    *,
+    stage: str,
+    gridsize: int | None = None,
+    mode: GuardMode = GuardMode.RAISE,
+) -> GuardRecord:
+    """Check grouped arrays (and optionally the scan positions they index) against the GROUPED rules.
+
+    ``arrays`` contains ``diffraction``, ``coords_offsets``, ``coords_relative`` and
+    ``nn_indices``, and optionally the dataset's ``xcoords`` and ``ycoords``.
+
+    Raises:
+        ContractViolationError: ``mode`` is ``raise`` and a rule is broken.
+    """
+    params = {grouped.GRIDSIZE: gridsize} if gridsize is not None else None
+    return _guard_runtime(grouped.FAMILY, arrays, params, stage, mode)
+
+
+def guard_batch(
+    tensors: Mapping[str, object],
+    *,
+    stage: str,
+    device: str | None = None,
+    mode: GuardMode = GuardMode.RAISE,
+) -> GuardRecord:
+    """Check the tensors of one batch (``X``, ``positions``, ``probe``, ``output``) against the BATCH rules.
+
+    Only shapes, dtypes and devices are read, so the guard copies no tensor and does not
+    synchronise a GPU. ``device`` is where every tensor must be; None skips that rule.
+
+    Raises:
+        ContractViolationError: ``mode`` is ``raise`` and a rule is broken.
+    """
+    params = {batch.EXPECTED_DEVICE: device} if device is not None else None
+    return _guard_runtime(batch.FAMILY, tensors, params, stage, mode)
+
+
+def guard_recon(
+    arrays: Mapping[str, object], *, stage: str, mode: GuardMode = GuardMode.RAISE
+) -> GuardRecord:
+    """Check a stitching result against the RECON rules.
+
+    ``arrays`` contains ``patches``, ``offsets_x_px``, ``offsets_y_px``, ``canvas``,
+    ``counts``, ``amplitude``, ``phase`` and optionally ``weight``;
+    ``contracts.recon.offsets_from_origin`` converts scan positions and a canvas origin
+    into the offsets.
+
+    Raises:
+        ContractViolationError: ``mode`` is ``raise`` and a rule is broken.
+    """
+    return _guard_runtime(recon.FAMILY, arrays, None, stage, mode)
+
+
+def _guard_runtime(
+    family: str, arrays: Mapping[str, object], params: Mapping[str, object] | None, stage: str, mode: GuardMode
+) -> GuardRecord:
+    mode = GuardMode(mode)
+    if mode is GuardMode.OFF:
+        return _finish(GuardRecord(stage, family, mode, 0, ()))
+    view: RuntimeView = make_view(arrays, params, f"<{stage}>")
+    violations, rules_checked = run_family(family, view)
+    return _finish(GuardRecord(stage, family, mode, rules_checked, tuple(violations)))
+
+
+def _finish(record: GuardRecord) -> GuardRecord:
+    """Keep the record, then log (warn mode) or raise (raise mode, error-severity violations)."""
     _keep(record)
-    if mode is GuardMode.WARN:
-        for violation in violations:
-            logger.warning("contract guard at stage %r: %s", stage, violation.message())
-    elif not record.ok:
-        raise ContractViolationError(stage, violations)
+    if record.mode is GuardMode.WARN:
+        for violation in record.violations:
+            logger.warning("contract guard at stage %r: %s", record.stage, violation.message())
+    elif record.mode is GuardMode.RAISE and not record.ok:
+        raise ContractViolationError(record.stage, record.violations)
     return record
 
 

@@ -1,4 +1,4 @@
-"""Render validation results as a plain text table, JSON or markdown."""
+"""Render validation results as a plain text table, JSON, markdown or CSV."""
 
 from __future__ import annotations
 
@@ -78,6 +78,13 @@ def render_markdown(reports: Sequence[FileReport], unreadable: Sequence[Unreadab
         lines.append("")
     lines.append(f"**{_overall(summarize(reports, unreadable))}**")
     return "\n".join(lines) + "\n"
+
+
+def render_csv(reports: Sequence[FileReport], unreadable: Sequence[UnreadableFile] = ()) -> str:
+    """Return one CSV row per violation and per unreadable file (see ``contracts.tables``)."""
+    from contracts.tables import render_csv as tables_render_csv
+
+    return tables_render_csv(reports, unreadable)
 
 
 def _row(violation: Violation) -> tuple[str, ...]:

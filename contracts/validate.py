@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from contracts import dataset, raw
 from contracts.arrays import DatasetView
 from contracts.errors import InputError
@@ -84,13 +86,18 @@ def validate_file(
 
     Raises:
         InputError: the file cannot be read (missing, empty, not an NPZ, truncated,
-            corrupt header, data shorter than its header declares).
+            corrupt header, data shorter than its header declares). Also raised for a
+            format that no contract covers: a bare ``.npy`` array, a MATLAB MAT-file, a
+            compressed file or a CXI file (a near-field one with the reason).
         ValueError: ``contract`` is not a known contract name, or ``profile`` not a
             known profile.
     """
     path = Path(path)
     family = _choose_family(path, contract)
+    _reject_other_formats(path)
     # --- PRODUCT: HDF5 product files, by signature or by --contract product ---
+    if family is None and product.has_hdf5_signature(path):
+        _reject_cxi(path)
     if family == product.FAMILY or (family is None and product.has_hdf5_signature(path)):
         return _validate_product(path, profile)
     # --- end PRODUCT ---
@@ -116,6 +123,93 @@ def _choose_family(path: Path, contract: str | None) -> str | None:
     except KeyError:
         known = ", ".join(sorted(CONTRACTS))
         raise ValueError(f"unknown contract {contract!r}; expected one of: {known}") from None
+
+
+# --- Formats without a contract: recognised by their first bytes, rejected with a plain message ---
+
+_NPY_MAGIC = b"\x93NUMPY"
+_MATLAB_PREFIX = b"MATLAB "
+# Signatures of whole-file compressors: bzip2, gzip and xz.
+_COMPRESSED = {b"BZh": "bzip2", b"\x1f\x8b": "gzip", b"\xfd7zXZ\x00": "xz"}
+
+
+def _reject_other_formats(path: Path) -> None:
+    """Raise InputError for a bare .npy array, a MAT-file or a compressed file, naming the fix."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(128)
+    except OSError:
+        return  # the NPZ reader reports missing and unreadable files
+    if head.startswith(_NPY_MAGIC):
+        raise InputError(_bare_npy_message(path))
+    if head.startswith(_MATLAB_PREFIX):
+        version = head[len(_MATLAB_PREFIX) : len(_MATLAB_PREFIX) + 3].decode("ascii", "replace")
+        raise InputError(
+            f"{path}: a MATLAB {version} MAT-file, which is not supported: the contracts cover NPZ datasets "
+            "and HDF5 product files, and a MAT-file's variables have no agreed names or units. Export the "
+            "arrays to an NPZ (diffraction, probeGuess, xcoords, ycoords; for example with scipy.io.loadmat "
+            "and np.savez), then validate that"
+        )
+    for signature, name in _COMPRESSED.items():
+        if head.startswith(signature):
+            raise InputError(
+                f"{path}: a {name}-compressed file; validate reads uncompressed NPZ and HDF5 files. Run "
+                "`ptycho-harness convert IN OUT`, which decompresses into a temporary folder and writes a "
+                f"canonical dataset, or decompress it first and validate the result"
+            )
+
+
+def _bare_npy_message(path: Path) -> str:
+    from numpy.lib import format as npy_format
+
+    described = "a bare .npy array"
+    try:
+        with open(path, "rb") as stream:
+            version = npy_format.read_magic(stream)
+            reader = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+            shape, _, dtype = reader(stream)
+        described = f"a bare .npy array ({dtype}, shape {shape})"
+    except (ValueError, OSError):
+        pass
+    return (
+        f"{path}: not an NPZ dataset: {described} has no keys, so it cannot say which array is the "
+        "diffraction, the probe or the positions. Save it with its companions into an NPZ: "
+        "np.savez(OUT, diffraction=..., probeGuess=..., xcoords=..., ycoords=...), converting counts to "
+        "amplitudes (or run `ptycho-harness convert` on an NPZ with the legacy key diff3d)"
+    )
+
+
+def _reject_cxi(path: Path) -> None:
+    """Raise InputError for a CXI file: the near-field reason when it is near-field, else the fix."""
+    import h5py
+
+    from contracts.convert.common import ConversionError
+    from contracts.convert import cxi
+
+    try:
+        with h5py.File(path, "r") as handle:
+            if "cxi_version" not in handle and "entry_1" not in handle:
+                return
+            cxi._reject_named_near_field(path, handle)
+            translations = None
+            for candidate in cxi.TRANSLATION_PATHS:
+                if candidate in handle:
+                    translations = np.asarray(handle[candidate][()], dtype=np.float64)
+                    break
+            geometry = cxi._read_geometry(handle)
+        if translations is not None and translations.ndim == 2 and translations.shape[1] >= 2:
+            cxi._reject_near_field_geometry(path, translations, geometry)
+    except ConversionError as error:
+        raise InputError(f"{error}. validate rejects it because no contract covers near-field data") from None
+    except OSError:
+        return  # the product reader reports unreadable HDF5 files
+    raise InputError(
+        f"{path}: a CXI file, not a product file or NPZ dataset. Run `ptycho-harness convert IN OUT` "
+        "to import the far-field scan as a canonical dataset, then validate OUT"
+    )
+
+
+# --- end of formats without a contract ---------------------------------------------
 
 
 # --- RAW: choosing between the canonical and the raw NPZ layout by content ---------

@@ -50,12 +50,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print a JSON document instead of a table")
     output.add_argument("--markdown", action="store_true", help="print markdown instead of a table")
+    output.add_argument(
+        "--csv",
+        action="store_true",
+        help="print CSV, one row per violation or unreadable file, instead of a table",
+    )
     parser.set_defaults(handler=run_validate)
 
 
 def run_validate(args: argparse.Namespace) -> int:
     from contracts.errors import InputError
-    from contracts.report import render_json, render_markdown, render_text, summarize
+    from contracts.report import render_csv, render_json, render_markdown, render_text, summarize
     from contracts.validate import UnreadableFile, validate_file
 
     reports = []
@@ -72,6 +77,8 @@ def run_validate(args: argparse.Namespace) -> int:
         sys.stdout.write(render_json(reports, unreadable))
     elif args.markdown:
         sys.stdout.write(render_markdown(reports, unreadable))
+    elif args.csv:
+        sys.stdout.write(render_csv(reports, unreadable))
     else:
         sys.stdout.write(render_text(reports, unreadable))
     return int(summarize(reports, unreadable)["exit_status"])
