@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import tracemalloc
@@ -34,7 +33,8 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from harness.pytest_plugin import EVIDENCE_ENV_VAR
-from harness.runfolder import RunFolder, create_temp_file, publish_new_file
+from harness.pytest_runner import run_logged
+from harness.runfolder import RunFolder, publish_new_file
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,10 @@ def run_benchmarks(
         _check_suite(suite_dir)
         temp_json = Path(tempfile.mkdtemp(dir=run_folder.path, prefix=".benchmark-")) / BENCHMARK_FILE_NAME
         command = _pytest_command(python, suite_dir, temp_json, selection, [*extra_args, "--benchmark-timer", TIMERS[timer]])
-        exit_code = _run_logged(command, run_folder, echo)
+        env = dict(os.environ)
+        # A benchmark run inside a red/green capture must not record over the capture's outcomes.
+        env.pop(EVIDENCE_ENV_VAR, None)
+        exit_code = run_logged(command, run_folder, BENCH_LOG_FILE_NAME, env=env, echo=echo)
         json_path = _publish_json(temp_json, run_folder)
     stats = read_benchmark_stats(json_path) if json_path is not None else ()
     logger.info("benchmark suite exited %d with %d benchmark(s)", exit_code, len(stats))
@@ -172,36 +175,6 @@ def _pytest_command(
     if selection:
         command += ["-k", selection]
     return command + list(extra_args)
-
-
-def _run_logged(command: list[str], run_folder: RunFolder, echo: IO[bytes] | None) -> int:
-    env = dict(os.environ)
-    # A benchmark run inside a red/green capture must not record over the capture's outcomes.
-    env.pop(EVIDENCE_ENV_VAR, None)
-    descriptor, temp_log = create_temp_file(run_folder.path, BENCH_LOG_FILE_NAME)
-    logger.info("running %s", command)
-    try:
-        with os.fdopen(descriptor, "wb") as log:
-            process = subprocess.Popen(
-                command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-            )
-            assert process.stdout is not None
-            try:
-                while chunk := process.stdout.read1(65536):
-                    log.write(chunk)
-                    if echo is not None:
-                        echo.write(chunk)
-                        echo.flush()
-                exit_code = process.wait()
-            except BaseException:
-                process.terminate()
-                process.wait()
-                raise
-    finally:
-        # Keep what was logged, also when the run is interrupted.
-        publish_new_file(temp_log, run_folder.path / BENCH_LOG_FILE_NAME)
-        logger.info("wrote %s", run_folder.path / BENCH_LOG_FILE_NAME)
-    return exit_code
 
 
 def _publish_json(temp_json: Path, run_folder: RunFolder) -> Path | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,8 +25,8 @@ from typing import IO, Any
 
 from harness.compare import Thresholds
 from harness.manifest import STATUS_COMPLETE, STATUS_FAILED, Manifest
-from harness.pytest_plugin import EVIDENCE_ENV_VAR
-from harness.runfolder import RunFolder, create_run_folder, create_temp_file, publish_new_file
+from harness.pytest_runner import recording_environment, run_logged
+from harness.runfolder import RunFolder, create_run_folder
 
 logger = logging.getLogger(__name__)
 
@@ -198,11 +197,8 @@ def check_tests(folder: RunFolder, options: GateOptions, echo: IO[bytes] | None)
     command = [sys.executable, "-m", "pytest", *args]
     with tempfile.TemporaryDirectory(prefix="ptycho-harness-gate-") as temp:
         outcomes_path = Path(temp) / "outcomes.json"
-        env = dict(os.environ)
-        env[EVIDENCE_ENV_VAR] = str(outcomes_path)
-        if env.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-            env["PYTEST_ADDOPTS"] = f"{env.get('PYTEST_ADDOPTS', '')} -p harness.pytest_plugin".strip()
-        exit_code = _run_logged(command, cwd, env, folder, TESTS_LOG_NAME, echo)
+        env = recording_environment(outcomes_path)
+        exit_code = run_logged(command, folder, TESTS_LOG_NAME, cwd=cwd, env=env, echo=echo)
         outcomes = _read_json(outcomes_path)
     counts = _count_outcomes(outcomes)
     summary = ", ".join(f"{count} {name}" for name, count in counts.items() if count) or "no tests ran"
@@ -302,33 +298,6 @@ def check_benchmarks(
 
 
 # Subprocess and files.
-
-
-def _run_logged(
-    command: list[str], cwd: Path, env: dict[str, str], folder: RunFolder, name: str, echo: IO[bytes] | None
-) -> int:
-    logger.info("running %s in %s", command, cwd)
-    descriptor, temp_log = create_temp_file(folder.path, name)
-    try:
-        with os.fdopen(descriptor, "wb") as log:
-            process = subprocess.Popen(
-                command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-            )
-            assert process.stdout is not None
-            try:
-                while chunk := process.stdout.read1(65536):
-                    log.write(chunk)
-                    if echo is not None:
-                        echo.write(chunk)
-                        echo.flush()
-                return process.wait()
-            except BaseException:
-                process.terminate()
-                process.wait()
-                raise
-    finally:
-        publish_new_file(temp_log, folder.path / name)
-        logger.info("wrote %s", folder.path / name)
 
 
 def _read_json(path: Path) -> Any:

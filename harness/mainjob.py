@@ -36,6 +36,7 @@ class MainJobOptions:
     adapter_name: str = "reference"
     batch_size: int = 64
     run_benchmarks: bool = True
+    run_properties: bool = True
     command: tuple[str, ...] = ("ptycho-harness", "run")
 
 
@@ -91,6 +92,8 @@ def run_main_job(options: MainJobOptions) -> int:
             if state.steps[-1].passed:
                 _run_inference(state, adapter, options.batch_size)
             _write_contracts(state)
+            if options.run_properties:
+                _run_property_suite(state)
             if options.run_benchmarks:
                 _run_benchmarks(state)
             status = "complete" if all(step.passed for step in state.steps) else "failed"
@@ -240,6 +243,17 @@ def _compare_with_truth(state: MainJobState, stitched: Any) -> None:
             f"(trivial guess {quality.trivial_phase_error_rad:.3f} rad) over {quality.n_pixels} pixels",
         )
     )
+
+
+def _run_property_suite(state: MainJobState) -> None:
+    from harness.properties import run_property_suite
+
+    result = run_property_suite(state.folder)
+    state.facts["properties"] = {"collected": result.collected, "passed": result.passed, "failed": list(result.failed)}
+    detail = f"{result.passed} of {result.collected} contract properties held; see properties.log"
+    if result.failed:
+        detail += f"; failed: {', '.join(result.failed[:5])}"
+    state.record(StepOutcome("contract properties", result.ok, detail))
 
 
 def _run_benchmarks(state: MainJobState) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -35,7 +34,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.manifest import STATUS_COMPLETE, STATUS_FAILED, GitState, Manifest, git_state, utc_now_iso
-from harness.pytest_plugin import EVIDENCE_ENV_VAR, FAILURE_ASSERTION
+from harness.pytest_plugin import FAILURE_ASSERTION
+from harness.pytest_runner import recording_environment, stream_command
 from harness.runfolder import (
     InvalidNameError,
     RunFolder,
@@ -56,7 +56,6 @@ KINDS = (KIND_RED, KIND_GREEN)
 EVIDENCE_FILE_NAME = "evidence.json"
 EVIDENCE_SCHEMA_VERSION = 1
 MAX_ATTEMPTS = 1000
-CHILD_TERMINATE_TIMEOUT_S = 10.0
 
 # Classifications. Only ASSERTION_FAILURE (red) and ALL_PASSED (green) are valid.
 ASSERTION_FAILURE = "assertion_failure"
@@ -449,7 +448,7 @@ def _capture(
         exit_code: int | None = None
         try:
             with os.fdopen(descriptor, "wb") as log:
-                exit_code = _run_streaming(command, cwd, _child_environment(outcomes_path), log, echo)
+                exit_code = stream_command(command, log, cwd=cwd, env=recording_environment(outcomes_path), echo=echo)
         finally:
             # Also on KeyboardInterrupt or SIGTERM: publish the partial log and an interrupted entry.
             outcomes = _read_outcomes(outcomes_path)
@@ -484,49 +483,6 @@ def _capture(
         "%s evidence for %s is %s: %s", kind, folder.focus, "valid" if entry.valid else "invalid", entry.reason
     )
     return entry
-
-
-def _child_environment(outcomes_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env[EVIDENCE_ENV_VAR] = str(outcomes_path)
-    if env.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        # Entry-point plugins are off, so load the recorder explicitly. With autoload
-        # on, naming it again would register it twice and pytest would stop.
-        env["PYTEST_ADDOPTS"] = f"{env.get('PYTEST_ADDOPTS', '')} -p harness.pytest_plugin".strip()
-    return env
-
-
-def _run_streaming(
-    command: list[str], cwd: Path, env: dict[str, str], log: IO[bytes], echo: IO[bytes] | None
-) -> int:
-    logger.info("running %s in %s", command, cwd)
-    process = subprocess.Popen(
-        command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    assert process.stdout is not None
-    try:
-        while chunk := process.stdout.read1(65536):
-            log.write(chunk)
-            if echo is not None:
-                echo.write(chunk)
-                echo.flush()
-        return process.wait()
-    except BaseException:
-        _stop_child(process)
-        raise
-
-
-def _stop_child(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    logger.info("stopping pytest (pid %d)", process.pid)
-    process.terminate()
-    try:
-        process.wait(timeout=CHILD_TERMINATE_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        logger.warning("pytest (pid %d) ignored SIGTERM for %.0f s; killing it", process.pid, CHILD_TERMINATE_TIMEOUT_S)
-        process.kill()
-        process.wait()
 
 
 def _read_outcomes(path: Path) -> dict[str, Any] | None:

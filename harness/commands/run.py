@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "The main job. Validate the dataset (default: the one shipped with the pipeline), "
             "run inference with contract guards on its input, stitch the object, compare it "
-            "with the true object when the dataset has one, run the benchmark suite, and write "
+            "with the true object when the dataset has one, run the contract property suite "
+            "and the benchmark suite, and write "
             "one run folder with a manifest, the contract results, the stitched object, "
             "pictures, benchmark.json and summary.md."
         ),
@@ -30,9 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--adapter", default="reference", help="pipeline adapter name (default: reference)")
     parser.add_argument("--batch-size", type=int, default=64, help="inference batch size (default: 64)")
-    parser.add_argument(
-        "--no-bench", action="store_true", help="skip the benchmark suite"
-    )
+    parser.add_argument("--no-bench", action="store_true", help="skip the benchmark suite")
+    parser.add_argument("--no-properties", action="store_true", help="skip the contract property suite")
     parser.set_defaults(handler=handle)
 
 
@@ -46,6 +46,7 @@ def handle(args: argparse.Namespace) -> int:
         adapter_name=args.adapter,
         batch_size=args.batch_size,
         run_benchmarks=not args.no_bench,
+        run_properties=not args.no_properties,
         command=tuple(args.command_line),
     )
     return run_main_job(options)

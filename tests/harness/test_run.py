@@ -54,6 +54,9 @@ def test_run_default_writes_complete_folder(default_run):
         "amplitude.png",
         "phase.png",
         "benchmark.json",
+        "bench.log",
+        "properties.json",
+        "properties.log",
         "summary.md",
     }
     missing = expected - {path.name for path in folder.iterdir()}
