@@ -158,6 +158,11 @@ def _capture_request(args: argparse.Namespace) -> dict[str, object]:
     if args.plan is None:
         if args.focus is None:
             raise ValueError("--focus is required unless --plan names an evidence plan")
+        if not args.pytest_args:
+            raise ValueError(
+                "no test selectors given; name the tests after '--', for example "
+                f"ptycho-harness tdd {args.tdd_kind} --focus {args.focus} -- tests/test_module.py::test_name"
+            )
         return {
             "focus": args.focus,
             "pytest_args": list(args.pytest_args),

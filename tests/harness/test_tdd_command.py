@@ -57,6 +57,14 @@ def test_tdd_unsafe_focus_is_usage_error(sample_project):
     assert not (sample_project.root / "reports").exists()
 
 
+def test_tdd_red_without_selectors_is_usage_error(sample_project):
+    sample_project.write("test_sum.py", FAILING)
+    result = harness(sample_project, "tdd", "red", "--focus", "sum")
+    assert result.returncode == 2
+    assert "no test selectors given" in result.stderr
+    assert not (sample_project.root / "reports").exists()
+
+
 def test_tdd_green_without_red_is_usage_error(sample_project):
     result = harness(sample_project, "tdd", "green", "--focus", "sum", "--", "test_sum.py")
     assert result.returncode == 2
