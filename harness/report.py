@@ -174,7 +174,7 @@ def _contracts_section(contracts: Any) -> Section:
                 ("stage", "family", "mode", "rules", "violations"),
                 tuple(
                     (str(s.get("stage")), str(s.get("family")), str(s.get("mode")),
-                     str(len(s.get("rules_checked") or [])), str(len(s.get("violations") or [])))
+                     str(s.get("rules_checked", 0)), str(len(s.get("violations") or [])))
                     for s in stages
                 ),
             )

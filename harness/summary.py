@@ -66,13 +66,21 @@ def _contract_section(contracts: dict[str, Any] | None, stages: list[dict[str, A
             for v in violations
         ]
     if stages:
-        lines += ["", "Stages checked at run time:", "", "| stage | family | mode | rules | violations |"]
-        lines.append("| --- | --- | --- | --- | --- |")
-        lines += [
-            f"| {s['stage']} | {s['family']} | {s['mode']} | {s['rules_checked']} | {len(s['violations'])} |"
-            for s in stages
-        ]
+        lines += ["", "Stages checked at run time:", "", "| stage | family | mode | rules | times checked | violations |"]
+        lines.append("| --- | --- | --- | --- | --- | --- |")
+        for (stage, family, mode, rules), group in _group_stages(stages).items():
+            violations = sum(len(s["violations"]) for s in group)
+            lines.append(f"| {stage} | {family} | {mode} | {rules} | {len(group)} | {violations} |")
     return lines
+
+
+def _group_stages(stages: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    """Group the guard records of repeated stages (one per batch) in first-seen order."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for stage in stages:
+        key = (stage["stage"], stage["family"], stage["mode"], stage["rules_checked"])
+        groups.setdefault(key, []).append(stage)
+    return groups
 
 
 def _inference_section(inference: dict[str, Any] | None, quality: dict[str, Any] | None) -> list[str]:

@@ -136,3 +136,13 @@ def test_run_unreadable_dataset_is_input_error(tmp_path):
     assert "cannot read dataset" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_run_folder_renders_as_report(default_run, tmp_path):
+    _, reports = default_run
+    result = run_cli("report", str(only_run_folder(reports)), "--out", str(tmp_path / "report"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "PASSED" in html
+    assert "dataset input" in html
+    assert "data:image/png;base64," in html
