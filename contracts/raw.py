@@ -1,12 +1,13 @@
 """The RAW family: legacy and raw NPZ layouts, each reported with the conversion that fixes it.
 
-A raw dataset differs from the canonical one (``contracts.dataset``) in six known ways.
+A raw dataset differs from the canonical one (``contracts.dataset``) in nine known ways.
 It uses the legacy key ``diff3d`` and integer photon counts instead of float32
 amplitudes. Its patterns are stored as (H, W, n), its arrays in double precision, and
-``Y`` has a trailing channel axis. ``scan_index`` is missing. Each rule below flags one
-of these and names the exact conversion, which ``ptycho-harness convert`` also performs.
-A canonical dataset passes every RAW rule, so the family shares its valid example with
-DATASET.
+``Y`` has a trailing channel axis. ``scan_index`` is missing. A measured file may also
+store its counts under a key of its own, its positions in metres, and frames larger
+than the largest patch size. Each rule below flags one of these and names the exact
+conversion. ``ptycho-harness convert`` performs the first six. A canonical dataset
+passes every RAW rule, so the family shares its valid example with DATASET.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ CONVERT_HINT = "or run `ptycho-harness convert IN OUT`, which does this and list
 COMPLEX_KEYS = (PROBE, OBJECT, PATCHES)
 # Keys with one entry per scan position in a canonical dataset (used by the examples).
 PER_POSITION_KEYS = (DIFFRACTION, PATCHES, XCOORDS, YCOORDS, SCAN_INDEX)
+# Keys of the canonical layout plus the legacy pattern key; every other member is unknown.
+KNOWN_KEYS = frozenset((DIFFRACTION, LEGACY_PATTERNS, PROBE, OBJECT, PATCHES, XCOORDS, YCOORDS, SCAN_INDEX))
+# Patch sizes N the runtime tensors accept, as in contracts.convert.common; larger frames must be
+# cropped or binned.
+PATCH_SIZES_PX = (64, 128, 256)
+# Positions whose every finite value is below this magnitude are read as metres: a scan
+# in object pixels spans more than one pixel, while a scan in metres spans um to mm.
+METRE_SCALE_LIMIT_M = 1e-3
+# Empty object pixels kept between the outermost patch and the canvas edge (as in convert).
+CANVAS_MARGIN_PX = 8
 
 
 def check_raw_arrays(arrays: Mapping[str, object], source: str = "<memory>") -> list[Violation]:
@@ -54,6 +65,25 @@ def pattern_key(view: DatasetView) -> str | None:
     for key in (LEGACY_PATTERNS, DIFFRACTION):
         source = view.get(key)
         if source is not None and not source.dtype.hasobject:
+            return key
+    return None
+
+
+def unknown_counts_key(view: DatasetView) -> str | None:
+    """Return the key of photon counts stored under a non-canonical name, or None.
+
+    Only a file without ``diff3d`` and ``diffraction`` has one: the first key, in
+    sorted order, outside ``KNOWN_KEYS`` whose array is 3-D, non-empty and integer.
+    """
+    if pattern_key(view) is not None:
+        return None
+    for key in sorted(view.sources):
+        if key in KNOWN_KEYS:
+            continue
+        source = view.get(key)
+        if source is None or source.dtype.kind not in "iu" or len(source.shape) != 3:
+            continue
+        if min(source.shape) > 0:
             return key
     return None
 
@@ -77,14 +107,23 @@ def raw_traits(view: DatasetView) -> list[str]:
     """List the raw-layout traits that headers alone reveal; empty for a canonical layout.
 
     Family detection uses these, so only traits that a canonical file never has count:
-    the ``diff3d`` key, integer patterns and square frames stored as (H, W, n). A
-    complex128 array or a 4-D ``Y`` alone is a broken canonical file, not a raw one.
+    the ``diff3d`` key, integer patterns, square frames stored as (H, W, n), and 3-D
+    integer counts under an unknown key in a file without patterns. A complex128 array
+    or a 4-D ``Y`` alone is a broken canonical file, not a raw one.
     """
     traits = []
     if LEGACY_PATTERNS in view:
         traits.append("legacy key 'diff3d'")
     key = pattern_key(view)
     if key is None:
+        counts_key = unknown_counts_key(view)
+        if counts_key is not None:
+            source = view.get(counts_key)
+            assert source is not None
+            traits.append(
+                f"integer counts {source.dtype.name} {source.shape} under the unknown key {counts_key!r} "
+                "and no 'diffraction'"
+            )
         return traits
     source = view.get(key)
     assert source is not None
@@ -139,6 +178,15 @@ def _count_normalization(view: DatasetView, key: str) -> tuple[float, float] | N
     return math.sqrt(target / (total / n_patterns)), target
 
 
+def _factor_text(view: DatasetView, key: str) -> str:
+    """State the count normalization factor f of ``key``: its value when computable, else its formula."""
+    normalization = _count_normalization(view, key)
+    if normalization is None:
+        return "f = sqrt((N/2)**2 / mean over patterns of sum(counts))"
+    f, target = normalization
+    return f"f = {f:.6g}, which makes the mean over patterns of sum(diffraction**2) equal (N/2)**2 = {target:g}"
+
+
 def _is_double(dtype: np.dtype, kind: str) -> bool:
     return dtype.kind == kind and dtype.itemsize == (16 if kind == "c" else 8)
 
@@ -181,15 +229,7 @@ def check_integer_intensity(view: DatasetView) -> list[Finding]:
     source = view.get(key) if key is not None else None
     if source is None or source.dtype.kind not in "iu":
         return []
-    normalization = _count_normalization(view, key)
-    if normalization is None:
-        factor = "f = sqrt((N/2)**2 / mean over patterns of sum(counts))"
-    else:
-        f, target = normalization
-        factor = (
-            f"f = {f:.6g}, which makes the mean over patterns of sum(diffraction**2) "
-            f"equal (N/2)**2 = {target:g}"
-        )
+    factor = _factor_text(view, key)
     return [
         Finding(
             key=key,
@@ -283,7 +323,7 @@ def check_patch_channel_axis(view: DatasetView) -> list[Finding]:
 
 
 def check_scan_index_present(view: DatasetView) -> list[Finding]:
-    key = pattern_key(view)
+    key = pattern_key(view) or unknown_counts_key(view)
     if SCAN_INDEX in view or key is None:
         return []
     frames = _frames(view, key)
@@ -294,6 +334,143 @@ def check_scan_index_present(view: DatasetView) -> list[Finding]:
             seen="key missing",
             expected="(n,) integer scan index, one entry per pattern",
             fix=f"scan_index = np.arange({count}, dtype=np.int64) when the patterns are in scan order; {CONVERT_HINT}",
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Section 3.7: patterns under an unknown key.
+
+
+def check_unknown_pattern_key(view: DatasetView) -> list[Finding]:
+    key = unknown_counts_key(view)
+    source = view.get(key) if key is not None else None
+    if source is None:
+        return []
+    counts = f"arrays.pop({key!r})"
+    if is_hwn_order(source.shape, _probe_shape(view)):
+        counts = f"np.transpose({counts}, (2, 0, 1))"
+    return [
+        Finding(
+            key=key,
+            seen=(
+                f"{source.dtype.name} {source.shape} photon counts under {key!r}, "
+                "and neither 'diffraction' nor 'diff3d'"
+            ),
+            expected="the patterns under 'diffraction' as (n, H, W) float32 amplitudes",
+            fix=(
+                f"rename the counts and take their square root: arrays['diffraction'] = "
+                f"(np.sqrt(np.clip({counts}, 0, None).astype(np.float64)) * f).astype(np.float32) "
+                f"with {_factor_text(view, key)}; frames larger than {PATCH_SIZES_PX[-1]} x "
+                f"{PATCH_SIZES_PX[-1]} are cropped or binned first (RAW-009) and f is then computed "
+                "on the result"
+            ),
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Section 3.8: positions in metres.
+
+
+def metre_position_keys(view: DatasetView) -> list[str]:
+    """List the unknown keys that hold (n, 2) or (n, 3) float positions in metres.
+
+    Every finite value must be below ``METRE_SCALE_LIMIT_M`` in magnitude and at least
+    one must be non-zero.
+    """
+    found = []
+    for key in sorted(view.sources):
+        source = view.get(key)
+        if key in KNOWN_KEYS or source is None or source.dtype.kind != "f":
+            continue
+        if len(source.shape) != 2 or source.shape[0] == 0 or source.shape[1] not in (2, 3):
+            continue
+        stats = view.stats(key)
+        if stats is None or stats.min is None or stats.max is None:
+            continue
+        largest = max(abs(stats.min), abs(stats.max))
+        if 0 < largest < METRE_SCALE_LIMIT_M:
+            found.append(key)
+    return found
+
+
+def check_positions_in_metres(view: DatasetView) -> list[Finding]:
+    if XCOORDS in view and YCOORDS in view:
+        return []
+    findings = []
+    patch = _patch_size_text(view)
+    for key in metre_position_keys(view):
+        source = view.get(key)
+        stats = view.stats(key)
+        assert source is not None and stats is not None and stats.min is not None and stats.max is not None
+        findings.append(
+            Finding(
+                key=key,
+                seen=(
+                    f"{source.dtype.name} {source.shape} positions from {stats.min:.4g} to {stats.max:.4g}, "
+                    "read as metres, and no xcoords/ycoords"
+                ),
+                expected="xcoords and ycoords, each (n,) float64 in object pixels",
+                fix=(
+                    "divide by the object pixel size, which this file does not store: pixel_size_m = "
+                    f"wavelength_m * detector_distance_m / ({patch} * detector_pixel_m) for {patch} x {patch} "
+                    f"frames. Then xcoords = {key}[:, 0] / pixel_size_m and ycoords = {key}[:, 1] / "
+                    "pixel_size_m (swap the columns when the instrument stores (y, x)), and add "
+                    f"{patch}/2 - min + {CANVAS_MARGIN_PX} to each so that every patch lies inside the object"
+                ),
+            )
+        )
+    return findings
+
+
+def _patch_size_text(view: DatasetView) -> str:
+    """Return the patch size N after RAW-009's crop, as text: a number when the patterns tell it, else 'N'."""
+    key = pattern_key(view) or unknown_counts_key(view)
+    frames = _frames(view, key) if key is not None else None
+    if frames is None:
+        return "N"
+    side = min(frames[1], frames[2])
+    if side <= PATCH_SIZES_PX[-1]:
+        return str(side)
+    return str(PATCH_SIZES_PX[-1])
+
+
+# ---------------------------------------------------------------------------
+# Section 3.9: frame size.
+
+
+def check_frame_size(view: DatasetView) -> list[Finding]:
+    key = pattern_key(view) or unknown_counts_key(view)
+    frames = _frames(view, key) if key is not None else None
+    if frames is None:
+        return []
+    n_patterns, height, width = frames
+    largest = PATCH_SIZES_PX[-1]
+    if height <= largest and width <= largest:
+        return []
+
+    size = max(n for n in PATCH_SIZES_PX if n <= min(height, width))
+    top = (height - size) // 2
+    left = (width - size) // 2
+    fix = (
+        f"crop about the zero frequency to N = {size}: {key}[:, {top}:{top + size}, {left}:{left + size}] "
+        "when the direct beam is at the frame centre (shift the window when it is not); the detector pixel "
+        f"stays, so the object pixel lambda*z/(N*p) grows by {height / size:g}"
+    )
+    if height % size == 0 and width % size == 0:
+        bin_rows, bin_cols = height // size, width // size
+        fix += (
+            f". Or bin {bin_rows} x {bin_cols}: {key}.reshape({n_patterns}, {size}, {bin_rows}, {size}, "
+            f"{bin_cols}).sum(axis=(2, 4)), which keeps the object pixel and shrinks the field of view "
+            f"of a patch by {bin_rows}, so the probe must still fit in half of it"
+        )
+    return [
+        Finding(
+            key=key,
+            seen=f"frames of {height} x {width} pixels",
+            expected=f"N x N frames with N in {list(PATCH_SIZES_PX)}, the patch sizes the runtime accepts",
+            fix=fix,
         )
     ]
 
@@ -336,6 +513,30 @@ def _to_double(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[
     return _replace(arrays, key, arrays[key].astype(wide))
 
 
+def _counts_under_unknown_key(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    changed = {key: value for key, value in arrays.items() if key != DIFFRACTION}
+    name = str(rng.choice(["reciprocal", "data", "frames"]))
+    changed[name] = np.rint(np.square(arrays[DIFFRACTION].astype(np.float64)) * 1000).astype(np.int32)
+    return changed
+
+
+def _positions_to_metres(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    changed = {key: value for key, value in arrays.items() if key not in (XCOORDS, YCOORDS)}
+    pixel_size_m = float(rng.uniform(5e-9, 5e-8))
+    changed["position"] = np.stack([arrays[XCOORDS], arrays[YCOORDS]], axis=1) * pixel_size_m
+    return changed
+
+
+def _enlarge_frames(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    patterns = arrays[DIFFRACTION]
+    n_patterns, height, width = patterns.shape
+    side = PATCH_SIZES_PX[-1] + int(rng.integers(1, 9))
+    top, left = (side - height) // 2, (side - width) // 2
+    enlarged = np.zeros((n_patterns, side, side), dtype=patterns.dtype)
+    enlarged[:, top : top + height, left : left + width] = patterns
+    return _replace(arrays, DIFFRACTION, enlarged)
+
+
 def _rule(number: int, severity: Severity, section: str, title: str, statement: str, check, violate) -> Rule:
     return Rule(
         id=f"{FAMILY}-{number:03d}",
@@ -371,6 +572,15 @@ RAW_RULES = (
     _rule(6, _WARNING, "3.6", "scan_index present",
           "scan_index is present.",
           check_scan_index_present, lambda a, rng: {k: v for k, v in a.items() if k != SCAN_INDEX}),
+    _rule(7, _ERROR, "3.7", "no counts under an unknown key",
+          "A file without 'diffraction' or 'diff3d' has no 3-D integer array under another key.",
+          check_unknown_pattern_key, _counts_under_unknown_key),
+    _rule(8, _ERROR, "3.8", "no positions in metres",
+          "A file without xcoords and ycoords has no (n, 2) or (n, 3) float array of metre-scale positions.",
+          check_positions_in_metres, _positions_to_metres),
+    _rule(9, _ERROR, "3.9", "frames at most 256 x 256",
+          "The patterns are at most 256 x 256 pixels, the largest patch size the runtime accepts.",
+          check_frame_size, _enlarge_frames),
 )
 
 register(RAW_RULES)

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from contracts import dataset, raw
 from contracts.arrays import DatasetView
 from contracts.errors import InputError
 from contracts.npz import NpzArchive
 from contracts import product
+from contracts.product import npz as product_npz
 from contracts.rules import Severity, Violation, count_by_severity, rules_of_family, run_rules
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ def validate_file(
         InputError: the file cannot be read (missing, empty, not an NPZ, truncated,
             corrupt header, data shorter than its header declares). Also raised for a
             format that no contract covers: a bare ``.npy`` array, a MATLAB MAT-file, a
-            compressed file or a CXI file (a near-field one with the reason).
+            compressed file, a CXI file (with its near-field or far-field verdict) or, unless
+            ``contract`` is given, a Ptychodus NPZ product.
         ValueError: ``contract`` is not a known contract name, or ``profile`` not a
             known profile.
     """
@@ -104,6 +105,7 @@ def validate_file(
     with NpzArchive(path) as archive:
         view = DatasetView({key: archive.source(key) for key in archive.members}, str(path))
         if family is None:
+            _reject_npz_product(path, list(archive.members))
             family = _detect_npz_family(path, view)
         violations, rules_checked = run_rules(rules_of_family(family), view, str(path))
     report = FileReport(path=str(path), family=family, violations=tuple(violations), rules_checked=rules_checked)
@@ -131,6 +133,8 @@ _NPY_MAGIC = b"\x93NUMPY"
 _MATLAB_PREFIX = b"MATLAB "
 # Signatures of whole-file compressors: bzip2, gzip and xz.
 _COMPRESSED = {b"BZh": "bzip2", b"\x1f\x8b": "gzip", b"\xfd7zXZ\x00": "xz"}
+# convert decompresses bzip2 only; the others need the user's tool first.
+_DECOMPRESS_COMMANDS = {"gzip": "gunzip -k", "xz": "xz -dk"}
 
 
 def _reject_other_formats(path: Path) -> None:
@@ -151,12 +155,16 @@ def _reject_other_formats(path: Path) -> None:
             "and np.savez), then validate that"
         )
     for signature, name in _COMPRESSED.items():
-        if head.startswith(signature):
-            raise InputError(
-                f"{path}: a {name}-compressed file; validate reads uncompressed NPZ and HDF5 files. Run "
-                "`ptycho-harness convert IN OUT`, which decompresses into a temporary folder and writes a "
-                f"canonical dataset, or decompress it first and validate the result"
+        if not head.startswith(signature):
+            continue
+        if name == "bzip2":
+            fix = (
+                "Run `ptycho-harness convert IN OUT`, which decompresses into a temporary folder and writes a "
+                "canonical dataset, or decompress it first and validate the result"
             )
+        else:
+            fix = f"Decompress it first ({_DECOMPRESS_COMMANDS[name]} IN), then validate or convert the result"
+        raise InputError(f"{path}: a {name}-compressed file; validate reads uncompressed NPZ and HDF5 files. {fix}")
 
 
 def _bare_npy_message(path: Path) -> str:
@@ -180,32 +188,46 @@ def _bare_npy_message(path: Path) -> str:
 
 
 def _reject_cxi(path: Path) -> None:
-    """Raise InputError for a CXI file: the near-field reason when it is near-field, else the fix."""
-    import h5py
-
-    from contracts.convert.common import ConversionError
+    """Raise InputError for a CXI file: the near-field reason when it is near-field, else the convert command."""
     from contracts.convert import cxi
 
     try:
-        with h5py.File(path, "r") as handle:
-            if "cxi_version" not in handle and "entry_1" not in handle:
-                return
-            cxi._reject_named_near_field(path, handle)
-            translations = None
-            for candidate in cxi.TRANSLATION_PATHS:
-                if candidate in handle:
-                    translations = np.asarray(handle[candidate][()], dtype=np.float64)
-                    break
-            geometry = cxi._read_geometry(handle)
-        if translations is not None and translations.ndim == 2 and translations.shape[1] >= 2:
-            cxi._reject_near_field_geometry(path, translations, geometry)
-    except ConversionError as error:
-        raise InputError(f"{error}. validate rejects it because no contract covers near-field data") from None
+        kind = cxi.read_cxi_kind(path)
+        verdict = cxi.read_cxi_verdict(path) if kind is not None else None
     except OSError:
         return  # the product reader reports unreadable HDF5 files
+    if verdict is None:
+        return
+    if verdict.near_field:
+        raise InputError(f"{verdict.message}. validate rejects it because no contract covers near-field data")
+    if kind == cxi.CXI_PRODUCT:
+        raise InputError(
+            f"{path}: a CXI product (probe image, object image and positions in metres, no diffraction), as "
+            "Ptychodus's CXI product writer stores it, not a dataset. Run `ptycho-harness convert IN OUT --from "
+            "product` to import it, then `ptycho-harness simulate OUT DATA --nphotons P --seed S` to make a dataset"
+        )
+    if kind == cxi.CXI_PATTERNS_ONLY:
+        raise InputError(
+            f"{path}: a CXI file with diffraction patterns but no sample translations, as Ptychodus's CXI "
+            "diffraction writer stores it, not a dataset. Add the positions in metres as an (n, 3) dataset at "
+            f"{cxi.TRANSLATION_PATHS[0]}, then run `ptycho-harness convert IN OUT --from cxi`"
+        )
     raise InputError(
-        f"{path}: a CXI file, not a product file or NPZ dataset. Run `ptycho-harness convert IN OUT` "
-        "to import the far-field scan as a canonical dataset, then validate OUT"
+        f"{path}: a CXI file, not a product file or NPZ dataset ({verdict.message.removeprefix(f'{path}: ')}). "
+        "Run `ptycho-harness convert IN OUT --from cxi` to import the far-field scan as a canonical dataset, "
+        "then validate OUT"
+    )
+
+
+def _reject_npz_product(path: Path, keys: list[str]) -> None:
+    """Raise InputError for a Ptychodus NPZ product, naming the command that imports it."""
+    if not product_npz.is_npz_product(keys):
+        return
+    raise InputError(
+        f"{path}: a Ptychodus NPZ product (probe, object and positions in metres, no diffraction), not a "
+        f"dataset: it has {product_npz.describe_npz_product(keys)}. Run `ptycho-harness convert IN OUT "
+        "--from product` to import it, then `ptycho-harness simulate OUT DATA --nphotons P --seed S` to make "
+        "a dataset"
     )
 
 

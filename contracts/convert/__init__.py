@@ -1,9 +1,10 @@
-"""Convert raw, legacy, tike and CXI scans into canonical NPZ datasets (the DATASET family).
+"""Convert raw, legacy, tike and CXI scans and Ptychodus products into canonical NPZ datasets.
 
 ``convert_file`` decompresses a ``.bz2`` input to a temporary folder and imports the
 file with the importer of its layout. It then casts every array to its canonical dtype,
 measuring the precision lost, and records the changes and the normalization in
-``metadata_json``. Last, it writes the output atomically and validates it.
+``metadata_json``. Last, it writes the output atomically and validates it. A product
+has no diffraction, so its output still needs ``ptycho-harness simulate``.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from contracts.convert.common import (
 )
 from contracts.convert.cxi import import_cxi, is_hdf5
 from contracts.convert.legacy import import_legacy
+from contracts.convert.product import SIMULATE_COMMAND, import_product, is_product_layout
 from contracts.convert.tike import import_tike, is_tike_layout
 from contracts.convert.writer import check_output_path, write_npz_atomic
+from contracts.product.npz import is_npz_product
 from contracts.dataset import DIFFRACTION, OBJECT, PATCHES, PROBE, XCOORDS, YCOORDS
 from contracts.errors import InputError
 from contracts.npz import NpzArchive
@@ -44,7 +47,10 @@ IMPORTERS: dict[str, Callable[[Path, ConvertOptions], ImportedScan]] = {
     "legacy": import_legacy,
     "tike": import_tike,
     "cxi": import_cxi,
+    "product": import_product,
 }
+# Formats whose output has no diffraction and is finished by ``ptycho-harness simulate``.
+NEEDS_SIMULATION = frozenset({"product"})
 SOURCE_FORMATS = tuple(IMPORTERS)
 # Canonical dtype of each key the conversion casts; other keys are written unchanged.
 CANONICAL_DTYPES = {
@@ -77,6 +83,20 @@ class ConversionResult:
         """True when the output has no error-severity violation; warnings do not count."""
         return self.report.ok
 
+    @property
+    def simulate_command(self) -> str | None:
+        """The command that adds diffraction to an output without it, or None for a complete dataset."""
+        if self.source_format not in NEEDS_SIMULATION:
+            return None
+        return SIMULATE_COMMAND.format(output=self.output)
+
+    @property
+    def ready_for_simulation(self) -> bool:
+        """True when simulation is the next step and the missing diffraction is the only error."""
+        if self.simulate_command is None:
+            return False
+        return all(v.rule_id == "DATASET-001" and v.key == DIFFRACTION for v in self.report.errors)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": str(self.source),
@@ -86,6 +106,8 @@ class ConversionResult:
             "precision_losses": [loss.to_dict() for loss in self.precision_losses],
             "diffraction_normalization": self.diffraction_normalization,
             "ok": self.ok,
+            "simulate_command": self.simulate_command,
+            "ready_for_simulation": self.ready_for_simulation,
             "validation": self.report.to_dict(),
         }
 
@@ -133,13 +155,17 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
 
 
 def detect_format(path: Path) -> str:
-    """Return the input layout by content: ``cxi`` for HDF5, ``tike`` for data/probe/scan, else ``legacy``.
+    """Return the input layout by content.
+
+    An HDF5 file with the root datasets of a product, or a CXI file with probe and object
+    images and no patterns, is ``product``. Any other HDF5 file is ``cxi``. An NPZ with the keys of Ptychodus's NPZ product is ``product``, one with
+    data/probe/scan ``tike``, any other NPZ ``legacy``.
 
     Raises:
         ConversionError: the file is neither HDF5 nor a zip archive.
     """
     if is_hdf5(path):
-        return "cxi"
+        return "product" if _has_product_names(path) or _is_cxi_product(path) else "cxi"
     with open(path, "rb") as stream:
         magic = stream.read(len(_ZIP_MAGIC))
     if magic != _ZIP_MAGIC:
@@ -152,7 +178,12 @@ def detect_format(path: Path) -> str:
             keys = set(archive.members)
     except InputError as error:
         raise ConversionError(str(error)) from None
-    source_format = "tike" if is_tike_layout(keys) else "legacy"
+    if is_npz_product(keys):
+        source_format = "product"
+    elif is_tike_layout(keys):
+        source_format = "tike"
+    else:
+        source_format = "legacy"
     logger.info("%s: detected the %s layout from its keys %s", path, source_format, sorted(keys))
     return source_format
 
@@ -179,6 +210,26 @@ def cast_to_canonical(arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarr
         elif values.dtype.newbyteorder("=") != target:
             changes.append(f"{key}: cast {values.dtype.name} -> {target.name} (exact)")
     return cast_arrays, losses, changes
+
+
+def _has_product_names(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            names = set(handle.keys())
+    except OSError:
+        return False
+    return is_product_layout(names)
+
+
+def _is_cxi_product(path: Path) -> bool:
+    from contracts.convert.cxi import CXI_PRODUCT, read_cxi_kind
+
+    try:
+        return read_cxi_kind(path) == CXI_PRODUCT
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,14 @@ DISTANCE_PATH = "entry_1/instrument_1/detector_1/distance"
 PIXEL_SIZE_PATHS = ("entry_1/instrument_1/detector_1/x_pixel_size", "entry_1/instrument_1/detector_1/y_pixel_size")
 MASK_PATH = "entry_1/instrument_1/detector_1/mask"
 PROBE_PATHS = ("entry_1/instrument_1/source_1/probe", "entry_1/instrument_1/source_1/illumination")
+# A CXI product as the CXI product writer of Ptychodus (ptychodus/plugins/cxi_file.py, CXI
+# spec 1.6) stores it: probe and object as images, pixel sizes and object centre under
+# entry_1/ptychodus, and no patterns.
+CXI_PROBE_IMAGE_PATH = "entry_1/image_1/data"
+CXI_OBJECT_IMAGE_PATH = "entry_1/image_2/data"
+CXI_EXTRAS_PATH = "entry_1/ptychodus"
+# Kinds of CXI content that ``read_cxi_kind`` returns.
+CXI_SCAN, CXI_PATTERNS_ONLY, CXI_PRODUCT = "scan", "patterns only", "product"
 # A far-field scan needs a median nearest-neighbour step below this fraction of the
 # far-field window lambda * z / p (probe at most half the window, steps below the probe).
 FAR_FIELD_MAX_STEP_FRACTION = 0.5
@@ -76,16 +85,16 @@ def import_cxi(path: Path, options: ConvertOptions) -> ImportedScan:
     except OSError as error:
         raise ConversionError(f"{path}: not a readable CXI (HDF5) file ({error})") from None
     with handle:
-        _reject_named_near_field(path, handle)
+        reject_named_near_field(path, handle)
         data_path, patterns = _read_first(handle, DATA_PATHS, path, "diffraction patterns")
         translation_path, translations = _read_first(handle, TRANSLATION_PATHS, path, "translations")
-        geometry = _read_geometry(handle)
+        geometry = read_geometry(handle)
         mask = np.asarray(handle[MASK_PATH][()]) if MASK_PATH in handle else None
         probe = _read_probe(handle)
 
     changes: list[str] = [f"{data_path}: read as the patterns", f"{translation_path}: read as the positions (metres)"]
     patterns, translations = _check_shapes(path, patterns, translations)
-    _reject_near_field_geometry(path, translations, geometry)
+    reject_near_field_geometry(path, translations, geometry)
     patch_px = _choose_patch_size(path, patterns.shape, options.patch_size_px, changes)
     counts = _crop_centre(patterns, patch_px, changes)
     if mask is not None:
@@ -150,7 +159,8 @@ def _read_scalar(handle: Any, name: str) -> float | None:
     return float(value[0]) if value.size else None
 
 
-def _read_geometry(handle: Any) -> dict[str, float | None]:
+def read_geometry(handle: Any) -> dict[str, float | None]:
+    """Read the wavelength (from the energy when stored), detector distance and pixel sizes, in SI units."""
     energy_j = _read_scalar(handle, ENERGY_PATH)
     wavelength_m = _read_scalar(handle, WAVELENGTH_PATH)
     if energy_j is not None and energy_j > 0:
@@ -179,7 +189,7 @@ def _read_probe(handle: Any) -> np.ndarray | None:
     return None
 
 
-def _reject_named_near_field(path: Path, handle: Any) -> None:
+def reject_named_near_field(path: Path, handle: Any) -> None:
     """Raise ConversionError when a node name, string attribute or short string value marks near-field data."""
     found: list[str] = []
 
@@ -214,13 +224,36 @@ def _check_shapes(path: Path, patterns: np.ndarray, translations: np.ndarray) ->
     return patterns, translations.astype(np.float64)
 
 
-def _reject_near_field_geometry(path: Path, translations: np.ndarray, geometry: dict[str, float | None]) -> None:
+def reject_near_field_geometry(path: Path, translations: np.ndarray, geometry: dict[str, float | None]) -> None:
+    """Raise ConversionError when the scan step is too large for far-field data; see ``geometry_verdict``."""
+    verdict = geometry_verdict(path, translations, geometry)
+    if verdict.near_field:
+        raise ConversionError(verdict.message)
+
+
+@dataclass(frozen=True)
+class GeometryVerdict:
+    """Whether a CXI scan is near-field: True, False, or None when the geometry is incomplete.
+
+    ``message`` states the step, the far-field window and the ratio, or what is missing.
+    """
+
+    near_field: bool | None
+    message: str
+
+
+def geometry_verdict(path: Path, translations: np.ndarray, geometry: dict[str, float | None]) -> GeometryVerdict:
+    """Compare the median scan step with the far-field window lambda*z/p of ``geometry``."""
     wavelength_m = geometry["wavelength_m"]
     distance_m = geometry["detector_distance_m"]
     pixel_m = geometry["detector_pixel_size_x_m"] or geometry["detector_pixel_size_y_m"]
     if not (wavelength_m and distance_m and pixel_m) or translations.shape[0] < 2:
         logger.warning("%s: geometry incomplete, so the near-field check did not run", path)
-        return
+        return GeometryVerdict(
+            None,
+            f"{path}: the near-field check did not run because the energy or wavelength, the detector "
+            "distance, the detector pixel size or a second position is missing",
+        )
     window_m = wavelength_m * distance_m / pixel_m
     step_m = median_nearest_neighbour_step(translations[:, :2])
     ratio = step_m / window_m
@@ -228,14 +261,77 @@ def _reject_near_field_geometry(path: Path, translations: np.ndarray, geometry: 
         "%s: median scan step %.4g m is %.3g of the far-field window lambda*z/p = %.4g m",
         path, step_m, ratio, window_m,
     )
+    window = (
+        f"the far-field window lambda*z/p = {wavelength_m:.4g} m * {distance_m:.4g} m / {pixel_m:.4g} m = "
+        f"{window_m:.4g} m"
+    )
     if ratio >= FAR_FIELD_MAX_STEP_FRACTION:
-        raise ConversionError(
+        return GeometryVerdict(
+            True,
             f"{path}: near-field geometry: the median nearest-neighbour scan step {step_m:.4g} m is "
-            f"{ratio:.2f} of the far-field window lambda*z/p = {wavelength_m:.4g} m * {distance_m:.4g} m / "
-            f"{pixel_m:.4g} m = {window_m:.4g} m, at least the {FAR_FIELD_MAX_STEP_FRACTION} that a "
+            f"{ratio:.2f} of {window}, at least the {FAR_FIELD_MAX_STEP_FRACTION} that a "
             "far-field scan allows (probe within half the window, neighbouring positions overlapping). "
-            "This project's forward model is far-field, so near-field data cannot be converted"
+            "This project's forward model is far-field, so near-field data cannot be converted",
         )
+    return GeometryVerdict(
+        False,
+        f"{path}: far-field geometry: the median nearest-neighbour scan step {step_m:.4g} m is {ratio:.2f} of "
+        f"{window}, below {FAR_FIELD_MAX_STEP_FRACTION}",
+    )
+
+
+def read_cxi_kind(path: Path) -> str | None:
+    """Return what a CXI file contains: a scan, patterns without translations, or a product.
+
+    None when the HDF5 file is not CXI (neither ``cxi_version`` nor ``entry_1``).
+
+    Raises:
+        OSError: the file is not readable HDF5.
+    """
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        if "cxi_version" not in handle and "entry_1" not in handle:
+            return None
+        has_patterns = any(candidate in handle for candidate in DATA_PATHS)
+        has_translations = any(candidate in handle for candidate in TRANSLATION_PATHS)
+        has_images = CXI_PROBE_IMAGE_PATH in handle and CXI_OBJECT_IMAGE_PATH in handle
+    if has_images and not has_patterns:
+        return CXI_PRODUCT
+    if has_patterns and not has_translations:
+        return CXI_PATTERNS_ONLY
+    return CXI_SCAN
+
+
+def read_cxi_verdict(path: Path) -> GeometryVerdict | None:
+    """Return the near-field verdict of a CXI file, or None when the HDF5 file is not CXI.
+
+    A node name or string that marks the file as near-field gives a near-field verdict
+    without reading the geometry.
+
+    Raises:
+        OSError: the file is not readable HDF5.
+    """
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        if "cxi_version" not in handle and "entry_1" not in handle:
+            return None
+        try:
+            reject_named_near_field(path, handle)
+        except ConversionError as error:
+            return GeometryVerdict(True, str(error))
+        translations = None
+        for candidate in TRANSLATION_PATHS:
+            if candidate in handle:
+                translations = np.asarray(handle[candidate][()], dtype=np.float64)
+                break
+        geometry = read_geometry(handle)
+    if translations is None or translations.ndim != 2 or translations.shape[1] < 2:
+        return GeometryVerdict(
+            None, f"{path}: the near-field check did not run because no (n, 2) or (n, 3) translations were found"
+        )
+    return geometry_verdict(path, translations, geometry)
 
 
 def median_nearest_neighbour_step(points: np.ndarray, block: int = 1024) -> float:

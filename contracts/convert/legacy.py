@@ -101,9 +101,18 @@ def _take_patterns(path: Path, arrays: dict[str, np.ndarray], changes: list[str]
         return LEGACY_PATTERNS, arrays.pop(LEGACY_PATTERNS)
     if DIFFRACTION in arrays:
         return DIFFRACTION, arrays.pop(DIFFRACTION)
+    counts_keys = [key for key, value in arrays.items() if value.ndim == 3 and value.dtype.kind in "iu"]
+    hint = ""
+    if counts_keys:
+        # NOTE: convert does not import counts under other names, because their positions
+        # usually need a pixel size that the file does not store.
+        hint = (
+            f". {counts_keys[0]!r} looks like photon counts under another name: run `ptycho-harness validate "
+            "IN`, whose RAW-007 to RAW-009 violations give the exact conversion"
+        )
     raise ConversionError(
         f"{path}: no diffraction patterns; expected an array 'diff3d' or 'diffraction', found "
-        f"{sorted(arrays) or 'no arrays'}"
+        f"{sorted(arrays) or 'no arrays'}{hint}"
     )
 
 

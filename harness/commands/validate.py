@@ -2,7 +2,8 @@
 
 Exit status: 0 when every file is free of error-severity violations, 1 when any file
 has one, 2 when any file cannot be read (the other files are still validated and
-reported). This command never imports torch.
+reported). The reason a file cannot be read is printed once, in the report on stdout;
+stderr gets one line that names the unreadable files. This command never imports torch.
 """
 
 from __future__ import annotations
@@ -69,9 +70,7 @@ def run_validate(args: argparse.Namespace) -> int:
         try:
             reports.append(validate_file(path, args.contract, args.profile))
         except InputError as error:
-            message = str(error)
-            print(f"ptycho-harness validate: {message}", file=sys.stderr)
-            unreadable.append(UnreadableFile(path=str(path), message=message))
+            unreadable.append(UnreadableFile(path=str(path), message=str(error)))
 
     if args.json:
         sys.stdout.write(render_json(reports, unreadable))
@@ -81,4 +80,11 @@ def run_validate(args: argparse.Namespace) -> int:
         sys.stdout.write(render_csv(reports, unreadable))
     else:
         sys.stdout.write(render_text(reports, unreadable))
+    if unreadable:
+        names = ", ".join(entry.path for entry in unreadable)
+        print(
+            f"ptycho-harness validate: {len(unreadable)} of {len(args.paths)} files could not be read "
+            f"({names}); the report gives the reason for each",
+            file=sys.stderr,
+        )
     return int(summarize(reports, unreadable)["exit_status"])

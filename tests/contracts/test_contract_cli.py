@@ -73,8 +73,11 @@ def test_cli_validate_unreadable_exits_2_and_checks_others(tmp_path, clean_file,
     result = run_validate(empty, clean_file, broken_file, tmp_path / "absent.npz")
     assert result.returncode == 2, describe(result)
     assert "Traceback" not in result.stderr
-    assert f"{empty}: the file is empty" in result.stderr
-    assert "absent.npz: file not found" in result.stderr
+    assert f"{empty}: the file is empty" in result.stdout
+    assert "absent.npz: file not found" in result.stdout
+    assert result.stderr.count("\n") == 1
+    assert "2 of 4 files could not be read" in result.stderr
+    assert "the file is empty" not in result.stderr
     assert f"PASS {clean_file}" in result.stdout
     assert f"FAIL {broken_file}" in result.stdout
 

@@ -134,7 +134,7 @@ def bytes_name(handle: h5py.File) -> None:
     handle.attrs["name"] = np.bytes_("W250 scan")
 
 
-def far_field_cxi(folder: Path) -> Path:
+def cxi_patterns_only(folder: Path) -> Path:
     path = folder / "case.cxi"
     with h5py.File(path, "w") as handle:
         handle["cxi_version"] = 150
@@ -256,7 +256,7 @@ CASES = [
     Case("HDF5 non-UTF-8 bytes attribute", product(set={"name": np.bytes_(b"\xff\xfe")}), 1, "PRODUCT-004"),
     Case("HDF5 dangling external link", product(dangling_link), 1, "PRODUCT-001"),
     Case("HDF5 truncated", lambda folder: _truncate(product()(folder)), 2, "truncated"),
-    Case("far-field CXI file", far_field_cxi, 2, "a CXI file, not a product file"),
+    Case("CXI patterns without translations", cxi_patterns_only, 2, "a CXI file with diffraction patterns but no sample translations"),
 ]
 
 

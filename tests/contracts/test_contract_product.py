@@ -445,4 +445,4 @@ def test_product_cli_truncated_file_exits_2(tmp_path):
     completed = run_cli(str(path))
     assert completed.returncode == 2, completed.stderr
     assert "Traceback" not in completed.stderr
-    assert "truncated" in completed.stderr
+    assert "truncated" in completed.stdout

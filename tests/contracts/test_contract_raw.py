@@ -16,9 +16,10 @@ from contracts.raw import check_raw_arrays, is_hwn_order
 RAW_IDS = sorted(rule_id for rule_id in CATALOGUE if rule_id.startswith("RAW-"))
 
 
-def test_raw_catalogue_has_six_rules():
-    assert RAW_IDS == [f"RAW-{number:03d}" for number in range(1, 7)]
-    assert [CATALOGUE[rule_id].severity for rule_id in RAW_IDS] == [Severity.ERROR] * 5 + [Severity.WARNING]
+def test_raw_catalogue_has_nine_rules():
+    assert RAW_IDS == [f"RAW-{number:03d}" for number in range(1, 10)]
+    severities = [CATALOGUE[rule_id].severity for rule_id in RAW_IDS]
+    assert severities == [Severity.ERROR] * 5 + [Severity.WARNING] + [Severity.ERROR] * 3
 
 
 @pytest.mark.parametrize("rule_id", RAW_IDS)
@@ -148,6 +149,89 @@ def test_validate_keeps_broken_canonical_as_dataset(change, npz_writer):
     report = validate_file(npz_writer(arrays))
     assert report.family == "DATASET"
     assert [v.rule_id for v in report.errors] == [v.rule_id for v in check_dataset_arrays(arrays) if v.is_error]
+
+
+def measured_arrays(frame_px: int = 16, n_positions: int = 5) -> dict[str, np.ndarray]:
+    """Arrays as a measuring instrument saves them: counts under 'reciprocal', positions in metres."""
+    counts = np.zeros((n_positions, frame_px, frame_px), dtype=np.int32)
+    counts[:, frame_px // 2, frame_px // 2] = 400
+    positions_px = np.stack([np.arange(n_positions) * 3.0, np.arange(n_positions) * 2.0], axis=1)
+    return {"reciprocal": counts, "position": positions_px * 1e-8}
+
+
+def test_raw_unknown_counts_key_fix_states_factor():
+    by_rule = {v.rule_id: v for v in check_raw_arrays(measured_arrays())}
+    assert sorted(by_rule) == ["RAW-006", "RAW-007", "RAW-008"]
+    violation = by_rule["RAW-007"]
+    # 400 counts per pattern, target (16/2)^2 = 64, so f = sqrt(64 / 400) = 0.4.
+    assert violation.key == "reciprocal"
+    assert "f = 0.4," in violation.fix
+    assert "arrays['diffraction'] = (np.sqrt(np.clip(arrays.pop('reciprocal'), 0, None)" in violation.fix
+    assert "np.arange(5, dtype=np.int64)" in by_rule["RAW-006"].fix
+
+
+def test_raw_unknown_counts_key_ignored_with_diffraction():
+    arrays = make_valid_dataset(n_positions=4, patch_px=8)
+    arrays["dark"] = np.zeros((4, 8, 8), dtype=np.uint16)
+    assert check_raw_arrays(arrays) == []
+
+
+def test_raw_float_stack_under_unknown_key_not_counts():
+    arrays = measured_arrays()
+    arrays["reciprocal"] = arrays["reciprocal"].astype(np.float32)
+    assert sorted({v.rule_id for v in check_raw_arrays(arrays)}) == ["RAW-008"]
+
+
+def test_raw_metre_positions_fix_needs_pixel_size():
+    (violation,) = [v for v in check_raw_arrays(measured_arrays()) if v.rule_id == "RAW-008"]
+    assert violation.key == "position"
+    assert "which this file does not store" in violation.fix
+    assert "xcoords = position[:, 0] / pixel_size_m" in violation.fix
+    assert "16/2 - min + 8" in violation.fix
+
+
+@pytest.mark.parametrize(
+    "positions",
+    [np.arange(10.0).reshape(5, 2), np.zeros((5, 2)), np.full((5, 2), 2e-3)],
+    ids=["pixels", "all-zero", "millimetres"],
+)
+def test_raw_positions_not_metres_ignored(positions):
+    arrays = measured_arrays()
+    arrays["position"] = positions
+    assert "RAW-008" not in {v.rule_id for v in check_raw_arrays(arrays)}
+
+
+def test_raw_metre_positions_ignored_with_xcoords():
+    arrays = make_valid_dataset(n_positions=4, patch_px=8)
+    arrays["position"] = np.full((4, 2), 1e-7)
+    assert check_raw_arrays(arrays) == []
+
+
+def test_raw_large_frames_fix_names_crop_and_bin():
+    (violation,) = [v for v in check_raw_arrays(measured_arrays(frame_px=512, n_positions=2)) if v.rule_id == "RAW-009"]
+    assert violation.seen == "frames of 512 x 512 pixels"
+    assert "reciprocal[:, 128:384, 128:384]" in violation.fix
+    assert "reciprocal.reshape(2, 256, 2, 256, 2).sum(axis=(2, 4))" in violation.fix
+
+
+def test_raw_odd_large_frames_fix_crops_only():
+    arrays = make_valid_dataset(n_positions=2, patch_px=8)
+    arrays["diffraction"] = np.zeros((2, 300, 300), dtype=np.float32)
+    (violation,) = check_raw_arrays(arrays)
+    assert violation.rule_id == "RAW-009"
+    assert "diffraction[:, 22:278, 22:278]" in violation.fix
+    assert "reshape" not in violation.fix
+
+
+def test_validate_detects_raw_family_for_unknown_counts_key(npz_writer):
+    report = validate_file(npz_writer(measured_arrays()))
+    assert report.family == "RAW"
+    assert [v.rule_id for v in report.errors] == ["RAW-007", "RAW-008"]
+
+
+def test_validate_keeps_positions_only_file_as_dataset(npz_writer):
+    arrays = {"position": np.full((5, 2), 1e-7)}
+    assert validate_file(npz_writer(arrays)).family == "DATASET"
 
 
 def test_validate_contract_raw_forces_raw_rules(npz_writer):

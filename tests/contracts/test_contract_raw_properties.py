@@ -16,7 +16,7 @@ from contracts.strategies import valid_datasets, violating_datasets
 RAW_IDS = sorted(rule_id for rule_id in CATALOGUE if rule_id.startswith("RAW-"))
 # Rules whose trait alone makes validate judge a file as RAW; the others describe broken
 # canonical files, which stay DATASET.
-DETECTED_IDS = ("RAW-001", "RAW-002", "RAW-003")
+DETECTED_IDS = ("RAW-001", "RAW-002", "RAW-003", "RAW-007")
 
 
 @given(dataset=valid_datasets(all_keys=True))

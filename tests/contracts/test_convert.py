@@ -427,3 +427,10 @@ def test_median_nearest_neighbour_step_on_grid():
 def test_convert_output_path_not_left_as_temp(legacy_file, tmp_path):
     convert_file(legacy_file, tmp_path / "out.npz")
     assert sorted(os.listdir(tmp_path)) == ["legacy.npz", "out.npz"]
+
+
+def test_legacy_counts_under_other_key_point_to_validate(tmp_path):
+    source = tmp_path / "measured.npz"
+    np.savez(source, reciprocal=np.ones((3, 16, 16), dtype=np.int32), position=np.full((3, 2), 1e-7))
+    with pytest.raises(ConversionError, match=r"'reciprocal' looks like photon counts.*RAW-007 to RAW-009"):
+        convert_file(source, tmp_path / "out.npz")
