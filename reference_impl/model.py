@@ -23,7 +23,7 @@ from reference_impl import physics
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_GRIDSIZES = (1,)
+MAX_GRIDSIZE = 4
 
 
 class ShapeMismatchError(ValueError):
@@ -99,6 +99,8 @@ class PtychoPINNModule(L.LightningModule):
                 f"probe has shape {tuple(probe.shape)}, expected ({patch_size}, {patch_size})"
             )
         self.register_buffer("probe", probe)
+        # Contract guard mode at the network boundary: "off", "warn" or "raise".
+        self.guard_mode = "raise"
 
         layers: list[nn.Module] = []
         in_width = n_channels
@@ -119,9 +121,13 @@ class PtychoPINNModule(L.LightningModule):
         return amplitude, phase
 
     def predict_object(self, diffraction: torch.Tensor) -> torch.Tensor:
-        """Return the complex64 object patches (batch, C, N, N) for a diffraction batch."""
+        """Return the complex64 object patches (batch, C, N, N) for a diffraction batch.
+
+        The network may run under autocast (reduced precision); the complex patch is built
+        from float32 amplitude and phase with autocast disabled.
+        """
         amplitude, phase = self(diffraction)
-        return torch.polar(amplitude, phase)
+        return physics.complex_patch(amplitude, phase)
 
     def check_input(self, diffraction: torch.Tensor) -> None:
         """Raise ShapeMismatchError unless ``diffraction`` is (batch, gridsize**2, N, N) float32."""
@@ -153,12 +159,24 @@ class PtychoPINNModule(L.LightningModule):
         return loss
 
     def predict_step(self, batch: InferenceBatch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
-        amplitude, phase = self(batch.diffraction)
+        """Return the patches with the group indices and positions they belong to.
+
+        Keys: ``patches`` (B, C, N, N) complex64, ``indices`` (B,) int64, ``xcoords`` and
+        ``ycoords`` as the batch stores them, and ``dtypes`` naming the dtype at each stage.
+        """
+        guard_batch_tensors(batch.diffraction, self.probe, None, self.guard_mode)
+        patches = self.predict_object(batch.diffraction)
+        guard_batch_tensors(batch.diffraction, self.probe, patches, self.guard_mode)
         return {
-            "patches": torch.polar(amplitude, phase),
-            "amplitude": amplitude,
-            "phase": phase,
+            "patches": patches,
             "indices": batch.indices,
+            "xcoords": batch.xcoords,
+            "ycoords": batch.ycoords,
+            "dtypes": {
+                "network input": dtype_name(batch.diffraction),
+                "network output": dtype_name(patches),
+                "coordinates": dtype_name(batch.xcoords),
+            },
         }
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
@@ -177,11 +195,38 @@ class PtychoPINNModule(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)
 
 
+def dtype_name(tensor: torch.Tensor) -> str:
+    """Return a dtype name without the ``torch.`` prefix, for reports."""
+    return str(tensor.dtype).removeprefix("torch.")
+
+
+BATCH_GUARD_STAGE = "network batch"
+
+
+def guard_batch_tensors(
+    diffraction: torch.Tensor, probe: torch.Tensor, output: torch.Tensor | None, mode: str
+) -> None:
+    """Check the network's input (and output, when given) against the BATCH contract.
+
+    Scan positions are not passed: this network does not take them as input.
+    """
+    if mode == "off":
+        return
+    try:
+        from contracts.guards import guard_batch
+    except ImportError:
+        return
+    tensors: dict[str, torch.Tensor] = {"X": diffraction, "probe": probe}
+    if output is not None:
+        tensors["output"] = output
+    guard_batch(tensors, stage=BATCH_GUARD_STAGE, mode=mode)
+
+
 def _check_hyperparameters(patch_size: int, gridsize: int, channels: list[int]) -> None:
-    if gridsize not in SUPPORTED_GRIDSIZES:
+    if not 1 <= gridsize <= MAX_GRIDSIZE:
         raise ShapeMismatchError(
-            f"gridsize={gridsize} is not supported; this model supports gridsize "
-            f"{', '.join(map(str, SUPPORTED_GRIDSIZES))}"
+            f"gridsize={gridsize} is not supported; expected 1 to {MAX_GRIDSIZE} "
+            f"(C = gridsize^2 channels per group)"
         )
     if not channels or any(width < 1 for width in channels):
         raise ValueError(f"channels={channels} is invalid; expected positive widths")

@@ -58,8 +58,28 @@ def diffraction_amplitude(psi: torch.Tensor) -> torch.Tensor:
 
 
 def forward_amplitude(probe: torch.Tensor, object_patches: torch.Tensor) -> torch.Tensor:
-    """Apply the whole forward model: object patches to diffraction amplitudes (float32)."""
-    return diffraction_amplitude(exit_wave(probe, object_patches))
+    """Apply the whole forward model: object patches to diffraction amplitudes (float32).
+
+    Autocast is disabled inside, so the FFT path stays complex64 under any mixed-precision
+    setting of the caller.
+    """
+    with full_precision(object_patches):
+        return diffraction_amplitude(exit_wave(probe, object_patches))
+
+
+def complex_patch(amplitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+    """Build complex64 patches A exp(i phi) from amplitude and phase of any floating dtype.
+
+    Both are cast to float32 first, with autocast disabled, because a network run under
+    mixed precision returns bfloat16 or float16, for which ``torch.polar`` is not defined.
+    """
+    with full_precision(amplitude):
+        return torch.polar(amplitude.to(torch.float32), phase.to(torch.float32))
+
+
+def full_precision(tensor: torch.Tensor) -> torch.autocast:
+    """Return a context that disables autocast on the device of ``tensor``."""
+    return torch.autocast(device_type=tensor.device.type, enabled=False)
 
 
 def intensity_scale(nphotons: float, mean_exit_wave_energy: float) -> float:
@@ -99,10 +119,12 @@ def poisson_nll(
 
     With rate lambda = (s A_pred)^2 and counts k = (s A_obs)^2 per pixel, the loss is
     mean(lambda - k log(lambda)), the negative log-likelihood up to the constant log(k!).
+    It is computed in float32 with autocast disabled.
     """
-    rate = torch.square(predicted_amplitude * scale)
-    counts = torch.square(observed_amplitude * scale)
-    return torch.mean(rate - counts * torch.log(rate + POISSON_LOG_EPS))
+    with full_precision(predicted_amplitude):
+        rate = torch.square(predicted_amplitude.to(torch.float32) * scale)
+        counts = torch.square(observed_amplitude.to(torch.float32) * scale)
+        return torch.mean(rate - counts * torch.log(rate + POISSON_LOG_EPS))
 
 
 def _check_complex64(name: str, tensor: torch.Tensor) -> None:

@@ -37,6 +37,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"patterns per inference batch (default {DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument("--adapter", default="reference", help="pipeline adapter name (default: reference)")
+    parser.add_argument(
+        "--guards", choices=("off", "warn", "raise"), default="raise",
+        help="contract guards at the grouping, network and stitching stages: skip, log, or "
+             "stop on a violation (default raise; only for adapters that have guards)",
+    )
+    parser.add_argument(
+        "--devices", type=int, default=1,
+        help="CPU processes for Trainer.predict (reference adapter only; default 1)",
+    )
+    parser.add_argument(
+        "--strategy", default=None,
+        help="Lightning strategy for Trainer.predict, e.g. ddp (gloo on CPU); given or with "
+             "--devices > 1, inference runs through Trainer.predict (default: direct forward)",
+    )
+    parser.add_argument(
+        "--precision", default="32-true",
+        help="Trainer precision with --strategy/--devices: 32-true, 16-mixed or bf16-mixed (default 32-true)",
+    )
     parser.set_defaults(handler=run_infer)
 
 
@@ -47,6 +65,9 @@ def run_infer(args: argparse.Namespace) -> int:
         return 2
     if args.batch_size < 1:
         print(f"infer: --batch-size {args.batch_size} is invalid; expected at least 1", file=sys.stderr)
+        return 2
+    if args.devices < 1:
+        print(f"infer: --devices {args.devices} is invalid; expected at least 1", file=sys.stderr)
         return 2
     if not args.data.is_file():
         print(f"infer: dataset {args.data} not found", file=sys.stderr)
@@ -65,9 +86,12 @@ def run_infer(args: argparse.Namespace) -> int:
         return 2
     if args.checkpoint is None:
         logger.info("using the adapter's default checkpoint %s", checkpoint)
+    if hasattr(adapter, "guard_mode"):
+        adapter.guard_mode = args.guards
+    if args.devices > 1 or args.strategy is not None:
+        return _run_with_trainer(args, adapter, checkpoint)
 
-    from harness.inference import STITCHED_OBJECT_FILE, predict_and_stitch, write_stitched_object
-    from harness.runfolder import RunFolder
+    from harness.inference import predict_and_stitch
 
     violation_types = _contract_violation_types()
     try:
@@ -76,19 +100,61 @@ def run_infer(args: argparse.Namespace) -> int:
             logger.info("checkpoint cast %s", cast)
         outcome = predict_and_stitch(adapter, args.data, args.batch_size)
     except violation_types as error:
-        print(f"infer: {args.data} violates the dataset contract: {error}", file=sys.stderr)
+        print(f"infer: a contract check failed on {args.data}: {error}", file=sys.stderr)
         return 1
     except (OSError, ValueError, TypeError) as error:
         print(f"infer: {error}", file=sys.stderr)
         return 2
 
+    stage_dtypes = {**getattr(adapter, "stage_dtypes", {}), **outcome.stage_dtypes}
+    _write_outputs(args, checkpoint, outcome.stitched, stage_dtypes)
+    return 0
+
+
+def _write_outputs(args: argparse.Namespace, checkpoint: Path, stitched, stage_dtypes: dict[str, str]) -> None:
+    from harness.inference import STITCHED_OBJECT_FILE, write_stitched_object
+    from harness.runfolder import RunFolder
+
     args.out.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(path=args.out, run_id=args.out.name)
-    metadata = {"dataset": str(args.data), "checkpoint": str(checkpoint)}
-    write_stitched_object(folder, outcome.stitched, metadata)
-    stitched = outcome.stitched
+    metadata = {"dataset": str(args.data), "checkpoint": str(checkpoint), "stage_dtypes": stage_dtypes}
+    write_stitched_object(folder, stitched, metadata)
     print(f"infer: wrote {args.out / STITCHED_OBJECT_FILE} ({stitched.obj.shape[0]}x{stitched.obj.shape[1]} canvas)")
     _print_quality(args.data, stitched)
+
+
+def _run_with_trainer(args: argparse.Namespace, adapter, checkpoint: Path) -> int:
+    """Predict through ``Trainer.predict`` on ``--devices`` processes; process 0 stitches and writes."""
+    if args.adapter != "reference":
+        print(f"infer: --devices/--strategy need the reference adapter, not {args.adapter!r}", file=sys.stderr)
+        return 2
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from reference_impl.checkpoint import CheckpointError
+    from reference_impl.distributed import PredictionMergeError, predict_with_trainer
+
+    violation_types = _contract_violation_types()
+    try:
+        merged = predict_with_trainer(
+            checkpoint, args.data, args.out / ".predictions", batch_size=args.batch_size,
+            devices=args.devices, strategy=args.strategy or "auto", precision=args.precision,
+            guard_mode=args.guards,
+        )
+        if merged is None:  # a process other than 0: process 0 stitches and writes
+            return 0
+        adapter.load_checkpoint(checkpoint)
+        stitched = adapter.stitch(merged.patches, merged.xcoords, merged.ycoords)
+    except violation_types as error:
+        print(f"infer: a contract check failed on {args.data}: {error}", file=sys.stderr)
+        return 1
+    except PredictionMergeError as error:
+        print(f"infer: {error}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, TypeError, CheckpointError, MisconfigurationException) as error:
+        print(f"infer: {error}", file=sys.stderr)
+        return 2
+    stage_dtypes = {**merged.dtypes, "stitched object": str(stitched.obj.dtype)}
+    _write_outputs(args, checkpoint, stitched, stage_dtypes)
     return 0
 
 

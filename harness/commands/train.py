@@ -33,6 +33,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--learning-rate", type=float, default=1e-3, help="Adam step size (default 1e-3)"
     )
+    parser.add_argument(
+        "--channels", default="16,32,64",
+        help="encoder widths, comma-separated, one 2x pooling step each (default 16,32,64)",
+    )
+    parser.add_argument(
+        "--gridsize", type=int, default=1,
+        help="scan positions per group along one axis; the network sees gridsize^2 channels (default 1)",
+    )
+    parser.add_argument(
+        "--precision", default="32-true",
+        help="Lightning Trainer precision: 32-true, 16-mixed or bf16-mixed; the forward model "
+             "stays float32/complex64 under the mixed settings (default 32-true)",
+    )
     parser.set_defaults(handler=run_train)
 
 
@@ -42,6 +55,12 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     if args.epochs < 1 or args.batch_size < 1:
         print(f"train: --epochs {args.epochs} and --batch-size {args.batch_size} must be at least 1", file=sys.stderr)
+        return 2
+
+    try:
+        channels = tuple(int(width) for width in args.channels.split(","))
+    except ValueError:
+        print(f"train: --channels {args.channels!r} is invalid; expected integers like 16,32,64", file=sys.stderr)
         return 2
 
     from reference_impl.checkpoint import CheckpointError
@@ -57,6 +76,9 @@ def run_train(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             seed=args.seed,
             learning_rate=args.learning_rate,
+            channels=channels,
+            gridsize=args.gridsize,
+            precision=args.precision,
         )
     except violation_types as error:
         print(f"train: {args.data} violates the dataset contract: {error}", file=sys.stderr)

@@ -97,8 +97,21 @@ def test_model_rejects_other_gridsize_data() -> None:
 
 
 def test_model_rejects_unsupported_gridsize() -> None:
-    with pytest.raises(ShapeMismatchError, match="gridsize=2 is not supported"):
-        PtychoPINNModule(patch_size=16, gridsize=2, channels=(4, 8))
+    with pytest.raises(ShapeMismatchError, match="gridsize=5 is not supported"):
+        PtychoPINNModule(patch_size=16, gridsize=5, channels=(4, 8))
+
+
+def test_model_gridsize2_maps_four_channels() -> None:
+    module = PtychoPINNModule(patch_size=16, gridsize=2, channels=(4, 8))
+    patches = module.predict_object(torch.rand(3, 4, 16, 16))
+    assert tuple(patches.shape) == (3, 4, 16, 16)
+    assert patches.dtype == torch.complex64
+
+
+def test_model_gridsize2_rejects_one_channel() -> None:
+    module = PtychoPINNModule(patch_size=16, gridsize=2, channels=(4, 8))
+    with pytest.raises(ShapeMismatchError, match=r"channels=1.*gridsize=2"):
+        module(torch.zeros(2, 1, 16, 16))
 
 
 def test_model_output_ranges() -> None:

@@ -42,7 +42,10 @@ def test_train_missing_dataset_exit_2(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_infer_writes_outputs(tmp_path: Path, tiny_dataset: Path, tiny_checkpoint: Path) -> None:
     out = tmp_path / "inference"
-    result = _run_cli("infer", str(tiny_dataset), "--checkpoint", str(tiny_checkpoint), "--out", str(out))
+    # N = 16 is outside the BATCH contract's sizes (64, 128, 256), so the guards only log here.
+    result = _run_cli(
+        "infer", str(tiny_dataset), "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--guards", "warn"
+    )
     assert result.returncode == 0, result.stderr
     assert "amplitude relative RMS error" in result.stdout
     with np.load(out / "stitched_object.npz", allow_pickle=False) as npz:
