@@ -39,6 +39,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_bench_arguments(parser)
     parser.add_argument(
+        "-m",
+        "--markers",
+        default=None,
+        metavar="EXPRESSION",
+        help=(
+            "pytest -m marker expression, for example 'scale' for the validation benchmarks on "
+            "GiB files, which the default run leaves out (they write about 2.5 GiB of temporary files)"
+        ),
+    )
+    parser.add_argument(
         "--compare",
         default=None,
         metavar="PREV",
@@ -160,8 +170,14 @@ def handle_bench(args: argparse.Namespace) -> int:
         print(f"ptycho-harness bench: cannot create a run folder under {args.reports}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     with Manifest(run_folder, command=getattr(args, "command_line", None) or _command(args)) as manifest:
+        marker_args = ("-m", args.markers) if args.markers else ()
         result = run_benchmarks(
-            run_folder, selection=args.selection, suite_dir=args.suite, echo=sys.stdout.buffer, timer=args.timer
+            run_folder,
+            selection=args.selection,
+            suite_dir=args.suite,
+            extra_args=marker_args,
+            echo=sys.stdout.buffer,
+            timer=args.timer,
         )
         comparison = None
         if baseline_path is not None and result.json_path is not None:
