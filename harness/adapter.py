@@ -27,7 +27,8 @@ class InferenceBatch:
     ``diffraction`` is a (batch, channels, height, width) float32 tensor of normalized
     amplitudes. ``xcoords`` and ``ycoords`` are (batch,) tensors of scan positions in
     object pixels, in the dtype the dataset stored them. ``indices`` are the (batch,)
-    positions of the samples in the dataset.
+    positions of the samples in the dataset. For gridsize > 1 a sample is a group of C
+    positions: ``xcoords``/``ycoords`` are then (batch, C) and ``indices`` are group indices.
     """
 
     diffraction: Any

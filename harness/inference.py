@@ -68,6 +68,10 @@ def predict_and_stitch(
     patches = np.concatenate(patch_batches)
     stitched = adapter.stitch(patches, np.concatenate(x_batches), np.concatenate(y_batches))
     stage_dtypes["stitched object"] = str(stitched.obj.dtype)
+    # An adapter may report more than the harness sees (Trainer precision, parameter dtype).
+    reported = getattr(adapter, "stage_dtypes", None)
+    if isinstance(reported, dict):
+        stage_dtypes = {**{str(k): str(v) for k, v in reported.items()}, **stage_dtypes}
     return InferenceOutcome(
         stitched=stitched,
         n_patterns=int(patches.shape[0]),
