@@ -16,6 +16,9 @@ logger = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_CHECKPOINT = DATA_DIR / "run1084_n64.ckpt"
 DEFAULT_DATASET = DATA_DIR / "run1084_default.npz"
+# Canvas rows that the inference-time RECON guard compares; the full check costs about as
+# much as the stitching itself, and the property tests run it on every row.
+RECON_GUARD_SAMPLE_ROWS = 16
 RECON_GUARD_STAGE = "stitched object"
 
 
@@ -139,7 +142,7 @@ class ReferenceAdapter:
         }
         if weight is not None:
             arrays["weight"] = weight
-        guard_recon(arrays, stage=RECON_GUARD_STAGE, mode=self.guard_mode)
+        guard_recon(arrays, stage=RECON_GUARD_STAGE, mode=self.guard_mode, sample_rows=RECON_GUARD_SAMPLE_ROWS)
 
     def _loaded_module(self):
         if self._module is None:

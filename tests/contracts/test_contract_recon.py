@@ -83,3 +83,34 @@ def test_recon_missing_inputs_one_violation_each():
         ("RECON-001", "offsets_y_px"),
         ("RECON-001", "counts"),
     ]
+
+
+def test_recon_place_patches_row_subset_matches_full_rows():
+    arrays = make_valid_recon(grid_side=4, patch_px=8, step_px=3.0, seed=3)
+    shape = arrays["canvas"].shape
+    rows = np.array([1, 5, shape[0] - 2])
+    full_sums, full_counts = place_patches(arrays["patches"], arrays["offsets_x_px"], arrays["offsets_y_px"], shape)
+    sub_sums, sub_counts = place_patches(
+        arrays["patches"], arrays["offsets_x_px"], arrays["offsets_y_px"], shape, rows_subset=rows
+    )
+    np.testing.assert_allclose(sub_sums[rows], full_sums[rows], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sub_counts[rows], full_counts[rows], rtol=1e-12, atol=1e-12)
+    others = np.setdiff1d(np.arange(shape[0]), rows)
+    assert not sub_counts[others].any()
+
+
+def test_recon_sampled_guard_flags_plain_averaging():
+    from contracts.guards import GuardMode, guard_recon
+    from contracts.rules import CATALOGUE
+
+    rule = next(rule for rule in CATALOGUE.values() if rule.family == "RECON" and rule.check.__name__ == "check_normalized_sum")
+    broken = rule.violate(make_valid_recon(grid_side=4, patch_px=8, step_px=3.0, seed=3), np.random.default_rng(0))
+    record = guard_recon(broken, stage="stitched object", mode=GuardMode.WARN, sample_rows=4)
+    assert rule.id in {violation.rule_id for violation in record.violations}
+
+
+def test_recon_sampled_guard_passes_valid_stitching():
+    from contracts.guards import GuardMode, guard_recon
+
+    record = guard_recon(make_valid_recon(grid_side=4, seed=5), stage="stitched object", mode=GuardMode.RAISE, sample_rows=4)
+    assert record.violations == ()
