@@ -28,6 +28,13 @@ HYPERPARAMETER_KEYS = (
 )
 
 
+_CHECKPOINT_FIX = "pass a .ckpt written by `ptycho-harness train`"
+# torch.save writes a zip archive by default, and the legacy format is a pickle stream,
+# which starts with the PROTO opcode 0x80.
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTOCOL_OPCODE = 0x80
+
+
 class CheckpointError(ValueError):
     """A checkpoint cannot be loaded: unreadable, not a Lightning checkpoint, or incompatible."""
 
@@ -65,18 +72,18 @@ def load_checkpoint(
     """Rebuild the module from a checkpoint's hyper-parameters and weights, in eval mode.
 
     Raises:
-        CheckpointError: the file is missing, is not a weights-only-loadable Lightning
-            checkpoint, or was trained for another patch size or gridsize than expected.
+        CheckpointError: the file is missing or empty, is not a zip or pickle archive, is
+            not a weights-only-loadable Lightning checkpoint, or was trained for another
+            patch size or gridsize than expected.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} not found")
+    _check_checkpoint_file(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         raise CheckpointError(
-            f"cannot load {path} with weights_only=True: {error}; "
-            f"save checkpoints with Trainer.save_checkpoint from this package"
+            f"cannot load checkpoint {path} with weights_only=True ({type(error).__name__}: "
+            f"{error or 'no detail'}); {_CHECKPOINT_FIX}"
         ) from error
     hyperparameters, state_dict = _unpack(path, payload)
     _check_expected(path, hyperparameters, expected_patch_size, expected_gridsize)
@@ -109,6 +116,23 @@ def load_checkpoint(
         casts=casts,
     )
     return module, info
+
+
+def _check_checkpoint_file(path: Path) -> None:
+    """Reject a missing, empty or foreign file before ``torch.load`` gives an unclear reason."""
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} not found; {_CHECKPOINT_FIX}")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is not a file; {_CHECKPOINT_FIX}")
+    with open(path, "rb") as handle:
+        head = handle.read(len(_ZIP_MAGIC))
+    if not head:
+        raise CheckpointError(f"checkpoint {path} is an empty file (0 bytes); {_CHECKPOINT_FIX}")
+    if head != _ZIP_MAGIC and head[0] != _PICKLE_PROTOCOL_OPCODE:
+        raise CheckpointError(
+            f"checkpoint {path} is not a PyTorch/Lightning checkpoint (zip or pickle archive); "
+            f"{_CHECKPOINT_FIX}"
+        )
 
 
 def _unpack(path: Path, payload: object) -> tuple[dict, dict[str, torch.Tensor]]:

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from harness.adapter import InferenceBatch
+from reference_impl.npz_io import NpzReadError, check_npz_archive
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,17 @@ def load_dataset(path: Path) -> dict[str, np.ndarray]:
     """Read every array of a canonical NPZ (no pickle) and check it against the DATASET contract.
 
     Raises:
-        DatasetReadError: the file is missing or is not a readable NPZ without object arrays.
+        DatasetReadError: the file is missing, empty, not a readable NPZ (zip) archive, or
+            holds object arrays.
         contracts.errors.ContractViolationError: an error-severity DATASET rule fails.
     """
     path = Path(path)
     if not path.is_file():
         raise DatasetReadError(f"dataset {path} not found")
+    try:
+        check_npz_archive(path)
+    except NpzReadError as error:
+        raise DatasetReadError(str(error)) from None
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}

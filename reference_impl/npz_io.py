@@ -23,6 +23,29 @@ logger = logging.getLogger(__name__)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+class NpzReadError(ValueError):
+    """A file is not a readable NPZ archive: missing, empty, a folder, not a zip, or truncated."""
+
+
+def check_npz_archive(path: Path) -> None:
+    """Parse the zip directory and every ``.npy`` header of ``path`` without reading array data.
+
+    This catches the files that ``numpy.load`` reports in misleading words: an empty file
+    raises EOFError, and a text file raises the ValueError about pickled data.
+
+    Raises:
+        NpzReadError: ``path`` is missing, empty, a folder, not a zip archive, or truncated.
+    """
+    from contracts.errors import InputError
+    from contracts.npz import NpzArchive
+
+    try:
+        with NpzArchive(path):
+            pass
+    except InputError as error:
+        raise NpzReadError(str(error)) from None
+
+
 def write_npz(path: Path, arrays: Mapping[str, np.ndarray], *, overwrite: bool = False) -> Path:
     """Write ``arrays`` as a deflate-compressed NPZ, byte for byte the same for the same input.
 
@@ -31,9 +54,12 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray], *, overwrite: bool =
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is false.
+        IsADirectoryError: ``path`` is a folder.
         TypeError: an array has dtype object.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"output {path} is a folder; expected a file path ending in .npz")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; choose another output path")
     for key, value in arrays.items():

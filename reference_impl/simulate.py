@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from reference_impl import physics
-from reference_impl.npz_io import write_npz
-from reference_impl.stitching import extract_patches
+from reference_impl.npz_io import NpzReadError, check_npz_archive, write_npz
 
 logger = logging.getLogger(__name__)
 
 SOURCE_KEYS = ("probeGuess", "objectGuess", "xcoords", "ycoords")
 INTERPOLATION = "bilinear interpolation of the complex object (real and imaginary parts)"
+# The largest seed accepted, so that the seed fits a signed 64-bit integer wherever it is stored.
+MAX_SEED = 2**63 - 1
 SUBSET_RULE = "evenly spaced indices round(linspace(0, n_source - 1, n_positions)) in source order"
 
 
@@ -64,22 +63,37 @@ def simulate_dataset(
     The stored ``diffraction`` is A_obs * f with f chosen so that the mean over patterns of
     sum(diffraction^2) is (N/2)^2; f and the intensity scale s are in ``metadata_json``.
 
+    Options and the output path are checked before the source is read, so a bad value
+    fails fast and nothing is written.
+
     Raises:
-        SimulationInputError: the source lacks a key or has shapes the simulator cannot use.
+        SimulationInputError: an option is invalid, the output folder is missing or ``out``
+            is a folder, or the source is not a readable NPZ, lacks a key or has shapes
+            the simulator cannot use.
         FileExistsError: ``out`` is the source file, or exists and ``overwrite`` is false.
     """
     source = Path(source)
     out = Path(out)
-    _reject_overwriting_source(source, out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"output {out} already exists; choose a new path or pass --overwrite")
-    if not (np.isfinite(nphotons) and nphotons > 0):
-        raise SimulationInputError(f"nphotons={nphotons!r} is invalid; expected a positive number")
+    check_simulation_options(nphotons=nphotons, seed=seed, n_positions=n_positions, patch_size=patch_size)
+    _check_output_path(source, out, overwrite)
 
     source_arrays = _read_source(source)
+    # torch is imported only once the options, paths and source are checked, so that
+    # `ptycho-harness simulate` reports a bad argument without the seconds torch takes.
+    import torch
+
+    from reference_impl import physics
+    from reference_impl.stitching import extract_patches
+
     probe = _crop_probe(source_arrays["probeGuess"], patch_size)
     n_size = probe.shape[0]
-    indices = select_positions(source_arrays["xcoords"].shape[0], n_positions)
+    n_source = int(source_arrays["xcoords"].shape[0])
+    if n_positions is not None and n_positions > n_source:
+        raise SimulationInputError(
+            f"--n-positions {n_positions} exceeds the {n_source} positions in {source}; "
+            f"expected at most {n_source}, or leave the option out to keep all"
+        )
+    indices = select_positions(n_source, n_positions)
     xcoords = source_arrays["xcoords"][indices].astype(np.float64)
     ycoords = source_arrays["ycoords"][indices].astype(np.float64)
     obj = source_arrays["objectGuess"]
@@ -152,25 +166,68 @@ def simulate_dataset(
     )
 
 
+def check_simulation_options(
+    *, nphotons: float, seed: int, n_positions: int | None = None, patch_size: int | None = None
+) -> None:
+    """Check the options that need no source file, naming each invalid one by its CLI flag.
+
+    Raises:
+        SimulationInputError: ``nphotons`` is not a finite positive number, ``seed`` is
+            outside [0, 2**63), or ``n_positions`` or ``patch_size`` is below 1.
+    """
+    if not (np.isfinite(nphotons) and nphotons > 0):
+        raise SimulationInputError(f"--nphotons {nphotons:g} is invalid; expected a positive number")
+    if not 0 <= seed <= MAX_SEED:
+        raise SimulationInputError(
+            f"--seed {seed} is invalid; expected an integer from 0 to {MAX_SEED} (2**63 - 1)"
+        )
+    if n_positions is not None and n_positions < 1:
+        raise SimulationInputError(f"--n-positions {n_positions} is invalid; expected at least 1")
+    if patch_size is not None and patch_size < 1:
+        raise SimulationInputError(f"--patch-size {patch_size} is invalid; expected at least 1")
+
+
 def select_positions(n_source: int, n_positions: int | None) -> np.ndarray:
-    """Return the indices kept: all of them, or ``n_positions`` evenly spaced ones in source order."""
-    if n_positions is None or n_positions >= n_source:
+    """Return the indices kept: all of them, or ``n_positions`` evenly spaced ones in source order.
+
+    Raises:
+        SimulationInputError: ``n_positions`` is below 1 or above ``n_source``.
+    """
+    if n_positions is None or n_positions == n_source:
         return np.arange(n_source)
     if n_positions < 1:
-        raise SimulationInputError(f"n_positions={n_positions} is invalid; expected at least 1")
+        raise SimulationInputError(f"--n-positions {n_positions} is invalid; expected at least 1")
+    if n_positions > n_source:
+        raise SimulationInputError(
+            f"--n-positions {n_positions} exceeds the {n_source} positions in the source; "
+            f"expected at most {n_source}"
+        )
     return np.round(np.linspace(0, n_source - 1, n_positions)).astype(np.int64)
 
 
-def _reject_overwriting_source(source: Path, out: Path) -> None:
+def _check_output_path(source: Path, out: Path, overwrite: bool) -> None:
     same = out.exists() and source.exists() and os.path.samefile(source, out)
     if same or out.resolve() == source.resolve():
         raise FileExistsError(
             f"output {out} is the input file; the simulator never overwrites its input, "
             f"choose another output path"
         )
+    if out.is_dir():
+        raise SimulationInputError(f"output {out} is a folder; expected a file path such as {out / 'sim.npz'}")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"output {out} already exists; choose a new path or pass --overwrite")
+    folder = out.parent
+    if not folder.is_dir():
+        raise SimulationInputError(
+            f"output folder {folder} not found; create it first or choose an output path in an existing folder"
+        )
 
 
 def _read_source(source: Path) -> dict[str, np.ndarray]:
+    try:
+        check_npz_archive(source)
+    except NpzReadError as error:
+        raise SimulationInputError(str(error)) from None
     try:
         with np.load(source, allow_pickle=False) as npz:
             missing = [key for key in SOURCE_KEYS if key not in npz.files]
@@ -180,7 +237,7 @@ def _read_source(source: Path) -> dict[str, np.ndarray]:
                     f"{', '.join(SOURCE_KEYS)} (probe, object and scan positions in object pixels)"
                 )
             arrays = {key: npz[key] for key in SOURCE_KEYS}
-    except (OSError, ValueError) as error:
+    except (OSError, EOFError, ValueError) as error:
         if isinstance(error, SimulationInputError):
             raise
         raise SimulationInputError(f"cannot read {source} as an NPZ file: {error}") from error

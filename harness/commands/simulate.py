@@ -24,10 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("input", type=Path, metavar="IN", help="NPZ with probeGuess, objectGuess, xcoords, ycoords")
     parser.add_argument("output", type=Path, metavar="OUT", help="canonical NPZ to write")
     parser.add_argument("--nphotons", type=float, required=True, help="expected photons per pattern")
-    parser.add_argument("--seed", type=int, required=True, help="seed of the Poisson noise generator")
+    parser.add_argument(
+        "--seed", type=int, required=True, help="seed of the Poisson noise generator, from 0 to 2**63 - 1"
+    )
     parser.add_argument(
         "--n-positions", type=int, default=None, metavar="K",
-        help="keep K evenly spaced scan positions (default: all)",
+        help="keep K evenly spaced scan positions, at most the number in IN (default: all)",
     )
     parser.add_argument(
         "--patch-size", type=int, default=None, metavar="N",
@@ -61,6 +63,13 @@ def run_simulate(args: argparse.Namespace) -> int:
         )
     except (SimulationInputError, FileExistsError) as error:
         print(f"simulate: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(
+            f"simulate: {error.filename or args.output}: {error.strerror or error}; "
+            f"check the path and its permissions",
+            file=sys.stderr,
+        )
         return 2
     print(
         f"simulate: wrote {record.path} ({record.n_positions} patterns of "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -11,6 +12,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_EPOCHS = 150
 DEFAULT_BATCH_SIZE = 16
+# Lightning's seed_everything accepts seeds in numpy's legacy range, 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"patterns per batch (default {DEFAULT_BATCH_SIZE})"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling, from 0 to 2**32 - 1 (default 0)")
     parser.add_argument(
         "--learning-rate", type=float, default=1e-3, help="Adam step size (default 1e-3)"
     )
@@ -53,14 +56,19 @@ def run_train(args: argparse.Namespace) -> int:
     if args.out.exists():
         print(f"train: {args.out} already exists; choose a new checkpoint path", file=sys.stderr)
         return 2
-    if args.epochs < 1 or args.batch_size < 1:
-        print(f"train: --epochs {args.epochs} and --batch-size {args.batch_size} must be at least 1", file=sys.stderr)
+    problems = _option_problems(args)
+    if problems:
+        for problem in problems:
+            print(f"train: {problem}", file=sys.stderr)
         return 2
+    channels = tuple(int(width) for width in args.channels.split(","))
+
+    from reference_impl.npz_io import NpzReadError, check_npz_archive
 
     try:
-        channels = tuple(int(width) for width in args.channels.split(","))
-    except ValueError:
-        print(f"train: --channels {args.channels!r} is invalid; expected integers like 16,32,64", file=sys.stderr)
+        check_npz_archive(args.data)
+    except NpzReadError as error:
+        print(f"train: {error}", file=sys.stderr)
         return 2
 
     from reference_impl.checkpoint import CheckpointError
@@ -91,6 +99,30 @@ def run_train(args: argparse.Namespace) -> int:
         f"(final Poisson NLL {record.final_loss:.6g})"
     )
     return 0
+
+
+def _option_problems(args: argparse.Namespace) -> list[str]:
+    """Return one message per invalid option, checked before torch is imported."""
+    problems = []
+    if args.epochs < 1:
+        problems.append(f"--epochs {args.epochs} is invalid; expected at least 1")
+    if args.batch_size < 1:
+        problems.append(f"--batch-size {args.batch_size} is invalid; expected at least 1")
+    if not 0 <= args.seed <= MAX_SEED:
+        problems.append(f"--seed {args.seed} is invalid; expected an integer from 0 to {MAX_SEED} (2**32 - 1)")
+    if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
+        problems.append(f"--learning-rate {args.learning_rate:g} is invalid; expected a positive number")
+    if args.gridsize < 1:
+        problems.append(f"--gridsize {args.gridsize} is invalid; expected at least 1")
+    try:
+        widths = [int(width) for width in args.channels.split(",")]
+    except ValueError:
+        widths = []
+    if not widths or min(widths) < 1:
+        problems.append(
+            f"--channels {args.channels!r} is invalid; expected positive integers like 16,32,64"
+        )
+    return problems
 
 
 def _contract_violation_types() -> tuple[type[BaseException], ...]:

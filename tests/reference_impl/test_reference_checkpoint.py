@@ -121,3 +121,26 @@ def test_model_output_ranges() -> None:
     assert bool(torch.all(amplitude >= 0))
     assert bool(torch.all(phase.abs() <= np.pi))
     assert module.predict_object(torch.rand(3, 1, 16, 16)).dtype == torch.complex64
+
+
+def test_checkpoint_empty_file_named(tmp_path: Path) -> None:
+    path = tmp_path / "empty.ckpt"
+    path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"empty\.ckpt is an empty file \(0 bytes\); pass a \.ckpt"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_text_file_not_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "notes.ckpt"
+    path.write_text("epochs: 3\n")
+    with pytest.raises(CheckpointError, match=r"not a PyTorch/Lightning checkpoint \(zip or pickle archive\)"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_legacy_pickle_format_loads(tmp_path: Path) -> None:
+    path = _write_double_checkpoint(tmp_path / "n16.ckpt")
+    legacy = tmp_path / "legacy.ckpt"
+    torch.save(torch.load(path, weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    assert legacy.read_bytes()[:1] == b"\x80"
+    _, info = load_checkpoint(legacy)
+    assert info.patch_size == 16

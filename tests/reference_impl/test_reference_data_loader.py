@@ -56,7 +56,7 @@ def test_load_dataset_missing_file(tmp_path: Path) -> None:
 def test_load_dataset_not_npz(tmp_path: Path) -> None:
     path = tmp_path / "text.npz"
     path.write_text("not a zip")
-    with pytest.raises(DatasetReadError, match="cannot read"):
+    with pytest.raises(DatasetReadError, match=r"text\.npz: not a readable NPZ \(zip\) archive"):
         load_dataset(path)
 
 
@@ -73,3 +73,11 @@ def test_load_dataset_guard_rejects_float64(tmp_path: Path, tiny_arrays_float64:
     np.savez(path, **tiny_arrays_float64)
     with pytest.raises(errors.ContractViolationError, match="DATASET-.*float64"):
         load_dataset(path)
+
+
+def test_load_dataset_empty_file_named(tmp_path: Path) -> None:
+    path = tmp_path / "empty.npz"
+    path.write_bytes(b"")
+    with pytest.raises(DatasetReadError, match=r"empty\.npz: the file is empty \(0 bytes\)"):
+        load_dataset(path)
+

@@ -104,7 +104,7 @@ def test_simulate_subset_evenly_spaced(tmp_path: Path, tiny_source: Path) -> Non
 
 
 def test_select_positions_rejects_zero() -> None:
-    with pytest.raises(SimulationInputError, match="n_positions=0 is invalid"):
+    with pytest.raises(SimulationInputError, match="--n-positions 0 is invalid"):
         select_positions(10, 0)
 
 
