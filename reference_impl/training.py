@@ -36,7 +36,7 @@ def check_precision(precision: str | int) -> str:
     text = str(precision)
     if text not in ACCEPTED_PRECISIONS:
         raise ValueError(
-            f"precision={precision!r} is not supported; expected one of {', '.join(ACCEPTED_PRECISIONS)}. "
+            f"--precision {precision} is invalid; expected one of {', '.join(ACCEPTED_PRECISIONS)}. "
             f"The forward model runs in float32/complex64, so float64 or pure half-precision weights "
             f"are rejected; use '32-true' or a mixed setting"
         )

@@ -109,12 +109,12 @@ def test_loader_rejects_grouped_diffraction_other_gridsize() -> None:
 
 
 def test_precision_rejects_double_with_reason() -> None:
-    with pytest.raises(ValueError, match="precision='64-true' is not supported.*use '32-true'"):
+    with pytest.raises(ValueError, match="--precision 64-true is invalid.*use '32-true'"):
         check_precision("64-true")
 
 
 def test_precision_rejects_pure_half() -> None:
-    with pytest.raises(ValueError, match="precision='bf16-true' is not supported"):
+    with pytest.raises(ValueError, match="--precision bf16-true is invalid"):
         check_precision("bf16-true")
 
 
