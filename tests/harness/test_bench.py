@@ -100,7 +100,7 @@ def test_shipped_suite_stitch_benchmark_runs(tmp_path):
     if adapter_module.ReferenceAdapter().default_checkpoint() is None:
         pytest.skip("the reference adapter ships no checkpoint yet")
     folder = create_run_folder(tmp_path / "reports", FIXED_NOW)
-    result = run_benchmarks(folder, selection="stitch")
+    result = run_benchmarks(folder, selection="stitch_many_patches")
     assert result.ok, result.log_path.read_text()
     assert [stat.name.split("::")[-1] for stat in result.rows] == ["bench_stitch_many_patches"]
 
