@@ -56,7 +56,7 @@ def _contract_section(contracts: dict[str, Any] | None, stages: list[dict[str, A
     violations = contracts.get("violations", [])
     lines.append(
         f"{contracts.get('rules_checked', 0)} rules of family `{contracts.get('family')}` "
-        f"checked on the dataset file; {len(violations)} violations."
+        f"checked on the dataset file; {len(violations)} violation(s)."
     )
     if violations:
         lines += ["", "| rule | severity | key | seen | expected | fix |", "| --- | --- | --- | --- | --- | --- |"]

@@ -107,9 +107,9 @@ def run_convert(args: argparse.Namespace) -> int:
             f"is not a canonical dataset yet; make one with: {result.simulate_command}"
         )
     elif result.ok:
-        lines.append(f"OK: {result.output} validates clean ({warnings} warnings)")
+        lines.append(f"OK: {result.output} validates clean ({warnings} warning(s))")
     else:
-        lines.append(f"FAIL: {result.output} still violates the contract ({errors} errors, {warnings} warnings)")
+        lines.append(f"FAIL: {result.output} still violates the contract ({errors} error(s), {warnings} warning(s))")
         if result.simulate_command is not None:
             lines.append(f"after fixing those, add the diffraction with: {result.simulate_command}")
     sys.stdout.write("\n".join(lines) + "\n")

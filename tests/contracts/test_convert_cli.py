@@ -31,7 +31,7 @@ def test_cli_convert_legacy_exits_0_and_lists_changes(legacy_file, tmp_path):
     assert result.returncode == 0, describe(result)
     assert "diff3d: renamed to diffraction" in result.stdout
     assert "probeGuess: complex128 -> complex64, max relative error" in result.stdout
-    assert result.stdout.rstrip().endswith(f"OK: {output} validates clean (0 warnings)")
+    assert result.stdout.rstrip().endswith(f"OK: {output} validates clean (0 warning(s))")
     validated = subprocess.run(harness_command() + ["validate", str(output)], capture_output=True, text=True, timeout=120)
     assert validated.returncode == 0, describe(validated)
 
