@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from contracts.rules import Finding, Rule, Severity, Violation, register
+from contracts.rules import Finding, Severity, Violation, register, rule_builder
 from contracts.runtime import RuntimeView, check_family, device_of, replace, shape_of
 from contracts.schemas import DTYPE, LAYOUT, ArraySpec, add_specs, schema_findings
 
@@ -241,18 +241,7 @@ def _to_meta(arrays: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]
     return replace(arrays, key, arrays[key].to("meta"))
 
 
-def _rule(number: int, section: str, title: str, statement: str, check, violate) -> Rule:
-    return Rule(
-        id=f"{FAMILY}-{number:03d}",
-        family=FAMILY,
-        severity=Severity.ERROR,
-        section=section,
-        title=title,
-        statement=statement,
-        check=check,
-        valid_example=make_valid_batch,
-        violate=violate,
-    )
+_rule = rule_builder(FAMILY, make_valid_batch)
 
 
 def _torch_dtype(name: str) -> Any:
@@ -262,29 +251,29 @@ def _torch_dtype(name: str) -> Any:
 
 
 BATCH_RULES = (
-    _rule(1, "6.1", "X is (B, C, N, N) channels first",
+    _rule(1, Severity.ERROR, "6.1", "X is (B, C, N, N) channels first",
           "X has four non-empty axes (B, C, N, N): square frames, C = gridsize^2 channels before them. "
           "Channels last (B, N, N, C) is reported with the permute that fixes it.",
           check_input_layout, lambda a, rng: replace(a, INPUT, a[INPUT].permute(0, 2, 3, 1))),
-    _rule(2, "6.1", "X is float32",
+    _rule(2, Severity.ERROR, "6.1", "X is float32",
           "X has dtype float32.",
           check_input_dtype, lambda a, rng: replace(a, INPUT, a[INPUT].to(_torch_dtype("float64")))),
-    _rule(3, "6.1", "N is 64, 128 or 256",
+    _rule(3, Severity.ERROR, "6.1", "N is 64, 128 or 256",
           "The frame size N of X is 64, 128 or 256.",
           check_patch_size, _crop_all),
-    _rule(4, "6.2", "positions are float32",
+    _rule(4, Severity.ERROR, "6.2", "positions are float32",
           "positions has dtype float32.",
           check_positions_dtype, lambda a, rng: replace(a, POSITIONS, a[POSITIONS].to(_torch_dtype("float64")))),
-    _rule(5, "6.2", "batch sizes agree",
+    _rule(5, Severity.ERROR, "6.2", "batch sizes agree",
           "X, positions and output have the same leading axis B.",
           check_batch_sizes, lambda a, rng: replace(a, POSITIONS, a[POSITIONS][:-1])),
-    _rule(6, "6.3", "probe is (N, N) complex64",
+    _rule(6, Severity.ERROR, "6.3", "probe is (N, N) complex64",
           "probe has dtype complex64 and shape (N, N) with the N of X.",
           check_probe, lambda a, rng: replace(a, PROBE, a[PROBE].to(_torch_dtype("complex128")))),
-    _rule(7, "6.3", "output is complex64 (B, C, N, N)",
+    _rule(7, Severity.ERROR, "6.3", "output is complex64 (B, C, N, N)",
           "output has dtype complex64 and the shape of X.",
           check_output, lambda a, rng: replace(a, OUTPUT, a[OUTPUT].to(_torch_dtype("complex128")))),
-    _rule(8, "6.4", "tensors on the expected device",
+    _rule(8, Severity.ERROR, "6.4", "tensors on the expected device",
           "With an expected device given, X, positions, probe and output are torch tensors on it.",
           check_device, _to_meta),
 )

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from contracts.arrays import NUMERIC_KINDS, ArraySource, DatasetView, MemoryArraySource, find_first
-from contracts.rules import Finding, Rule, Severity, Violation, register, rules_of_family, run_rules
+from contracts.rules import Finding, Severity, Violation, register, rule_builder, rules_of_family, run_rules
 
 logger = logging.getLogger(__name__)
 
@@ -602,20 +602,7 @@ def _coordinate_key(rng: np.random.Generator) -> str:
     return COORDINATE_KEYS[int(rng.integers(2))]
 
 
-def _rule(
-    number: int, severity: Severity, section: str, title: str, statement: str, check, violate
-) -> Rule:
-    return Rule(
-        id=f"{FAMILY}-{number:03d}",
-        family=FAMILY,
-        severity=severity,
-        section=section,
-        title=title,
-        statement=statement,
-        check=check,
-        valid_example=make_valid_dataset,
-        violate=violate,
-    )
+_rule = rule_builder(FAMILY, make_valid_dataset)
 
 
 _ERROR, _WARNING = Severity.ERROR, Severity.WARNING

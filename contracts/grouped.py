@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from contracts.rules import Finding, Rule, Severity, Violation, register
+from contracts.rules import Finding, Severity, Violation, register, rule_builder
 from contracts.runtime import (
     RuntimeView,
     check_family,
@@ -444,54 +444,43 @@ def _drop_last_group(arrays: dict[str, Any], rng: np.random.Generator) -> dict[s
     return replace(arrays, key, changed)
 
 
-def _rule(number: int, section: str, title: str, statement: str, check, violate) -> Rule:
-    return Rule(
-        id=f"{FAMILY}-{number:03d}",
-        family=FAMILY,
-        severity=Severity.ERROR,
-        section=section,
-        title=title,
-        statement=statement,
-        check=check,
-        valid_example=make_valid_grouped,
-        violate=violate,
-    )
+_rule = rule_builder(FAMILY, make_valid_grouped)
 
 
 GROUPED_RULES = (
-    _rule(1, "5.1", "diffraction is (B, N, N, C)",
+    _rule(1, Severity.ERROR, "5.1", "diffraction is (B, N, N, C)",
           "diffraction has four non-empty axes (B, N, N, C), square frames and C = gridsize^2 channels last.",
           check_diffraction_layout, lambda a, rng: replace(a, DIFFRACTION, a[DIFFRACTION][:, :, :-1])),
-    _rule(2, "5.1", "diffraction is float32",
+    _rule(2, Severity.ERROR, "5.1", "diffraction is float32",
           "diffraction has dtype float32.",
           check_diffraction_dtype, lambda a, rng: replace(a, DIFFRACTION, a[DIFFRACTION].astype(np.float64))),
-    _rule(3, "5.1", "diffraction is finite and non-negative",
+    _rule(3, Severity.ERROR, "5.1", "diffraction is finite and non-negative",
           "Every diffraction value is finite and >= 0.",
           check_diffraction_values, _bad_value),
-    _rule(4, "5.2", "coords_offsets is (B, 1, 2, 1)",
+    _rule(4, Severity.ERROR, "5.2", "coords_offsets is (B, 1, 2, 1)",
           "coords_offsets has shape (B, 1, 2, 1).",
           check_offsets_layout, lambda a, rng: replace(a, OFFSETS, a[OFFSETS].reshape(-1, 2))),
-    _rule(5, "5.2", "coords_relative is (B, 1, 2, C)",
+    _rule(5, Severity.ERROR, "5.2", "coords_relative is (B, 1, 2, C)",
           "coords_relative has shape (B, 1, 2, C).",
           check_relative_layout, lambda a, rng: replace(a, RELATIVE, a[RELATIVE][:, 0])),
-    _rule(6, "5.2", "coordinates are finite floats",
+    _rule(6, Severity.ERROR, "5.2", "coordinates are finite floats",
           "coords_offsets and coords_relative have a floating-point dtype and finite values.",
           check_coordinates_values, _bad_coordinate),
-    _rule(7, "5.3", "nn_indices is (B, C) integer",
+    _rule(7, Severity.ERROR, "5.3", "nn_indices is (B, C) integer",
           "nn_indices has two axes (B, C) and an integer dtype.",
           check_indices_layout, lambda a, rng: replace(a, NN_INDICES, a[NN_INDICES].astype(np.float64))),
-    _rule(8, "5.3", "nn_indices in range",
+    _rule(8, Severity.ERROR, "5.3", "nn_indices in range",
           "With the scan positions given, every nn_indices value is in [0, n).",
           check_indices_in_range, _index_out_of_range),
-    _rule(9, "5.4", "B and C agree",
+    _rule(9, Severity.ERROR, "5.4", "B and C agree",
           "diffraction, coords_offsets, coords_relative and nn_indices have the same B; "
           "diffraction, coords_relative and nn_indices the same C.",
           check_sizes_agree, _drop_last_group),
-    _rule(10, "5.5", "relative positions match, [x, y]",
+    _rule(10, Severity.ERROR, "5.5", "relative positions match, [x, y]",
           "With the scan positions given, coords_relative[b, 0, :, c] equals [x, y] of position "
           "nn_indices[b, c] minus coords_offsets[b, 0, :, 0].",
           check_relative_positions, _shift_one),
-    _rule(11, "5.5", "channels are row-major",
+    _rule(11, Severity.ERROR, "5.5", "channels are row-major",
           "For gridsize >= 2, each group's mean relative x grows with the grid column and its mean "
           "relative y with the grid row, by more than a quarter of the mean channel distance from the "
           "group centre per step, channel c sitting at (c // gridsize, c % gridsize).",

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from contracts.rules import Finding, Rule, Severity, Violation, register
+from contracts.rules import Finding, Severity, Violation, register, rule_builder
 from contracts.runtime import RuntimeView, check_family, dtype_name, numpy_dtype, replace, shape_of
 
 logger = logging.getLogger(__name__)
@@ -313,48 +313,37 @@ def _unscaled_observation(arrays: dict[str, Any], rng: np.random.Generator) -> d
     return replace(arrays, OBSERVED, (np.sqrt(counts) / scale**2).astype(np.float32))
 
 
-def _rule(number: int, section: str, title: str, statement: str, check, violate) -> Rule:
-    return Rule(
-        id=f"{FAMILY}-{number:03d}",
-        family=FAMILY,
-        severity=Severity.ERROR,
-        section=section,
-        title=title,
-        statement=statement,
-        check=check,
-        valid_example=make_valid_physics,
-        violate=violate,
-    )
+_rule = rule_builder(FAMILY, make_valid_physics)
 
 
 PHYSICS_RULES = (
-    _rule(1, "8.1", "forward-model inputs have their layout",
+    _rule(1, Severity.ERROR, "8.1", "forward-model inputs have their layout",
           "probe is (N, N) complex, object_patches (n, N, N) complex, amplitude and (when given) observed "
           "(n, N, N) real and finite.",
           check_layout, lambda a, rng: replace(a, AMPLITUDE, a[AMPLITUDE][:, None])),
-    _rule(2, "8.2", "Parseval",
+    _rule(2, Severity.ERROR, "8.2", "Parseval",
           "For every pattern, sum A^2 equals sum |Psi|^2 within relative 1e-5.",
           check_parseval, lambda a, rng: replace(a, AMPLITUDE, (a[AMPLITUDE] * rng.uniform(1.01, 1.5)).astype(np.float32))),
-    _rule(3, "8.2", "zero frequency centred",
+    _rule(3, Severity.ERROR, "8.2", "zero frequency centred",
           "The pixel (N/2, N/2) holds the zero frequency: its share of the pattern energy, A^2 / sum A^2, "
           "equals |sum Psi|^2 / N^2 / sum |Psi|^2 within relative 1e-4. A flat-phase exit wave therefore "
           "has its brightest pixel there.",
           check_zero_frequency,
           lambda a, rng: replace(a, AMPLITUDE, np.fft.ifftshift(a[AMPLITUDE], axes=(-2, -1)).copy())),
-    _rule(4, "8.2", "forward amplitude agrees",
+    _rule(4, Severity.ERROR, "8.2", "forward amplitude agrees",
           "When Parseval and the centring hold, ||A - A_ref|| / ||A_ref|| <= 1e-6, with "
           "A_ref = sqrt(fftshift(|FFT2(P * O)|^2 / N^2)) computed in float64.",
           check_forward_agreement,
           lambda a, rng: replace(a, AMPLITUDE, np.ascontiguousarray(np.swapaxes(a[AMPLITUDE], -1, -2)))),
-    _rule(5, "8.3", "intensity scale",
+    _rule(5, Severity.ERROR, "8.3", "intensity scale",
           "With nphotons and intensity_scale given, s = sqrt(nphotons / E[sum |Psi|^2]) within relative 1e-5, "
           "the mean taken over all patterns.",
           check_intensity_scale, lambda a, rng: replace(a, NPHOTONS, a[NPHOTONS] * float(rng.uniform(1.2, 2.0)))),
-    _rule(6, "8.3", "scale applied symmetrically",
+    _rule(6, Severity.ERROR, "8.3", "scale applied symmetrically",
           "With observed and intensity_scale given, (s A_obs)^2 are whole numbers: the scale multiplies "
           "before the Poisson draw and divides after it.",
           check_symmetric_scale, _unscaled_observation),
-    _rule(7, "8.3", "Poisson mean",
+    _rule(7, Severity.ERROR, "8.3", "Poisson mean",
           "With observed and intensity_scale given, the total count sum (s A_obs)^2 is within 5 standard "
           "deviations of the total rate sum (s A_ref)^2.",
           check_poisson_mean, _observe_with_rate_factor),

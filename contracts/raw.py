@@ -30,7 +30,7 @@ from contracts.dataset import (
     make_valid_dataset,
     memory_view,
 )
-from contracts.rules import Finding, Rule, Severity, Violation, register, rules_of_family, run_rules
+from contracts.rules import Finding, Severity, Violation, register, rule_builder, rules_of_family, run_rules
 
 logger = logging.getLogger(__name__)
 
@@ -537,18 +537,7 @@ def _enlarge_frames(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> 
     return _replace(arrays, DIFFRACTION, enlarged)
 
 
-def _rule(number: int, severity: Severity, section: str, title: str, statement: str, check, violate) -> Rule:
-    return Rule(
-        id=f"{FAMILY}-{number:03d}",
-        family=FAMILY,
-        severity=severity,
-        section=section,
-        title=title,
-        statement=statement,
-        check=check,
-        valid_example=make_valid_dataset,
-        violate=violate,
-    )
+_rule = rule_builder(FAMILY, make_valid_dataset)
 
 
 _ERROR, _WARNING = Severity.ERROR, Severity.WARNING

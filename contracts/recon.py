@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from contracts.rules import Finding, Rule, Severity, Violation, register
+from contracts.rules import Finding, Severity, Violation, register, rule_builder
 from contracts.runtime import RuntimeView, check_family, dtype_name, numpy_dtype, replace, shape_of
 from contracts.schemas import VALUES, ArraySpec, add_specs, schema_findings
 
@@ -411,45 +411,34 @@ def _unwrapped_phase(arrays: dict[str, Any], rng: np.random.Generator) -> dict[s
     return replace(arrays, PHASE, values)
 
 
-def _rule(number: int, section: str, title: str, statement: str, check, violate) -> Rule:
-    return Rule(
-        id=f"{FAMILY}-{number:03d}",
-        family=FAMILY,
-        severity=Severity.ERROR,
-        section=section,
-        title=title,
-        statement=statement,
-        check=check,
-        valid_example=make_valid_recon,
-        violate=violate,
-    )
+_rule = rule_builder(FAMILY, make_valid_recon)
 
 
 RECON_RULES = (
-    _rule(1, "7.1", "stitching inputs have their layout",
+    _rule(1, Severity.ERROR, "7.1", "stitching inputs have their layout",
           "patches is (n, N, N) complex; offsets_x_px and offsets_y_px are (n,) finite floats; canvas is "
           "(M, M') complex; counts is real with the canvas shape; weight, when given, is (N, N).",
           check_layout, lambda a, rng: replace(a, PATCHES, a[PATCHES][:, None])),
-    _rule(2, "7.1", "offsets zero-centred",
+    _rule(2, Severity.ERROR, "7.1", "offsets zero-centred",
           "On each axis the midpoint (min + max) / 2 of the placement offsets is within 1 px of 0.",
           check_offsets_centred, _uncentre),
-    _rule(3, "7.1", "canvas large enough",
+    _rule(3, Severity.ERROR, "7.1", "canvas large enough",
           "Both canvas sides are >= N + 2 max(|dx|, |dy|).",
           check_canvas_size, _shrink_canvas),
-    _rule(4, "7.2", "shift-and-sum normalized by overlap",
+    _rule(4, Severity.ERROR, "7.2", "shift-and-sum normalized by overlap",
           "canvas * counts equals the placed weighted patch sum where counts > 0, and canvas is 0 elsewhere; "
           "dividing by the number of patches (plain averaging) violates this.",
           check_normalized_sum, _plain_average),
-    _rule(5, "7.2", "counts are the placed weights",
+    _rule(5, Severity.ERROR, "7.2", "counts are the placed weights",
           "counts equals, pixel by pixel, the sum of the placed patch weights (ones when no weight is given).",
           check_counts, _scaled_counts),
-    _rule(6, "7.3", "amplitude and phase are float32 canvas images",
+    _rule(6, Severity.ERROR, "7.3", "amplitude and phase are float32 canvas images",
           "amplitude and phase are float32 with the canvas shape.",
           check_amplitude_phase_layout, lambda a, rng: replace(a, PHASE, a[PHASE].astype(np.float64))),
-    _rule(7, "7.3", "amplitude is finite and non-negative",
+    _rule(7, Severity.ERROR, "7.3", "amplitude is finite and non-negative",
           "Every amplitude value is finite and >= 0.",
           check_amplitude_values, _bad_amplitude),
-    _rule(8, "7.3", "phase in [-pi, pi]",
+    _rule(8, Severity.ERROR, "7.3", "phase in [-pi, pi]",
           "Every phase value is finite and in [-pi, pi].",
           check_phase_values, _unwrapped_phase),
 )

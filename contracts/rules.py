@@ -176,6 +176,31 @@ def register(rules: Iterable[Rule]) -> None:
         CATALOGUE[rule.id] = rule
 
 
+def rule_builder(family: str, valid_example: ExampleFactory) -> Callable[..., Rule]:
+    """Return a function that builds the rules of ``family``, all sharing one valid example.
+
+    The function takes (number, severity, section, title, statement, check, violate) and
+    names the rule ``FAMILY-NNN``.
+    """
+
+    def build(
+        number: int, severity: Severity, section: str, title: str, statement: str, check: Any, violate: Any
+    ) -> Rule:
+        return Rule(
+            id=f"{family}-{number:03d}",
+            family=family,
+            severity=severity,
+            section=section,
+            title=title,
+            statement=statement,
+            check=check,
+            valid_example=valid_example,
+            violate=violate,
+        )
+
+    return build
+
+
 def rules_of_family(family: str) -> list[Rule]:
     """Return the rules of one family (``"DATASET"``), in ID order."""
     return sorted((r for r in CATALOGUE.values() if r.family == family), key=lambda r: r.id)
