@@ -1,8 +1,8 @@
 """The DATASET family: rules for the canonical NPZ dataset, and checks on in-memory arrays.
 
 A canonical dataset contains ``diffraction`` (n, height, width) float32 normalized
-amplitudes, ``probeGuess`` (height, width) complex64, ``xcoords`` and ``ycoords``
-(n,) float64 patch centres in object pixels, and optionally ``objectGuess``
+amplitudes, ``probeGuess`` (height, width) complex64, and ``xcoords`` and ``ycoords``
+(n,) float64 patch centres in object pixels. Optional keys are ``objectGuess``
 (object_rows, object_cols) complex64, ``Y`` (n, height, width) complex64 true object
 patches and ``scan_index`` (n,) integers. Each rule below checks one property; checks
 skip what another rule already reports (for example, a length check ignores an array

@@ -403,7 +403,11 @@ def check_positions_in_metres(view: DatasetView) -> list[Finding]:
     for key in metre_position_keys(view):
         source = view.get(key)
         stats = view.stats(key)
-        assert source is not None and stats is not None and stats.min is not None and stats.max is not None
+        # metre_position_keys returns only keys whose arrays exist and have finite bounds.
+        assert source is not None
+        assert stats is not None
+        assert stats.min is not None
+        assert stats.max is not None
         findings.append(
             Finding(
                 key=key,

@@ -12,7 +12,7 @@ Which rules live where, and why:
   a canvas equal to its normalized patch sum, the forward model) are written by hand in
   the family modules, because a schema describes one array at a time.
 - Torch tensors are never copied for a dtype or layout check: a zero-stride NumPy array
-  of the same dtype and shape stands in for them. bfloat16, which NumPy lacks, is
+  of the same dtype and shape replaces them in the check. bfloat16, which NumPy lacks, is
   reported by hand.
 - pandera 0.35 has no Hypothesis strategies for xarray schemas (``strategy()`` raises
   ``NotImplementedError``), so the strategies of these families are in

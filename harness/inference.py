@@ -68,7 +68,7 @@ def predict_and_stitch(
     patches = np.concatenate(patch_batches)
     stitched = adapter.stitch(patches, np.concatenate(x_batches), np.concatenate(y_batches))
     stage_dtypes["stitched object"] = str(stitched.obj.dtype)
-    # An adapter may report more than the harness sees (Trainer precision, parameter dtype).
+    # An adapter may report stages that the harness cannot observe (Trainer precision, parameter dtype).
     reported = getattr(adapter, "stage_dtypes", None)
     if isinstance(reported, dict):
         stage_dtypes = {**{str(k): str(v) for k, v in reported.items()}, **stage_dtypes}
@@ -83,8 +83,8 @@ def predict_and_stitch(
 def write_stitched_object(folder: RunFolder, stitched: StitchedObject, metadata: dict[str, Any]) -> list[Path]:
     """Write the stitched object NPZ and its amplitude and phase pictures into ``folder``.
 
-    The NPZ holds ``obj`` (complex64), ``overlap_count`` (float32), ``origin`` =
-    [origin_x_px, origin_y_px] and a ``metadata_json`` string; it loads without pickle.
+    The NPZ contains ``obj`` (complex64), ``overlap_count`` (float32), ``origin`` =
+    [origin_x_px, origin_y_px] and a ``metadata_json`` string, and it loads without pickle.
     Existing files are never overwritten.
     """
     from harness.plots import write_complex_pictures

@@ -134,7 +134,7 @@ def _read_contract_report(dataset: Path) -> Any:
     """Validate ``dataset`` against the contracts, choosing the family by its content.
 
     Raises:
-        ValueError: the file cannot be read; the message says why.
+        ValueError: the file cannot be read. The message gives the reason.
     """
     from contracts.errors import InputError
     from contracts.validate import validate_file

@@ -178,7 +178,7 @@ class Manifest:
     KeyboardInterrupt (SIGINT) or SIGTERM. Call ``finish`` inside the block to end with
     another status, for example ``failed`` when a check failed without an exception.
     While the block runs in the main thread, SIGTERM raises RunTerminated (exit status
-    143), so the block's cleanup runs and the manifest says ``interrupted``.
+    143), so the block's cleanup runs and the manifest status becomes ``interrupted``.
     """
 
     def __init__(

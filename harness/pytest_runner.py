@@ -1,8 +1,8 @@
 """Run pytest in a child process with its output streamed into a log file.
 
 Red/green capture, the benchmark suite, the property suite and the gate all run pytest
-this way: the output goes to the terminal as it arrives and into a log in the run folder,
-and the log is kept also when the run is interrupted.
+this way. The output goes to the terminal as it arrives and into a log in the run folder.
+The log is kept also when the run is interrupted.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ logger = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_CHECKPOINT = DATA_DIR / "run1084_n64.ckpt"
 DEFAULT_DATASET = DATA_DIR / "run1084_default.npz"
-# Canvas rows that the inference-time RECON guard compares; the full check costs about as
-# much as the stitching itself, and the property tests run it on every row.
+# Canvas rows that the inference-time RECON guard compares. The full check costs about as
+# much as the stitching itself, so it runs on every row only in the property tests.
 RECON_GUARD_SAMPLE_ROWS = 16
 RECON_GUARD_STAGE = "stitched object"
 

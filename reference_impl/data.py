@@ -35,7 +35,7 @@ def load_dataset(path: Path) -> dict[str, np.ndarray]:
 
     Raises:
         DatasetReadError: the file is missing, empty, not a readable NPZ (zip) archive, or
-            holds object arrays.
+            contains object arrays.
         contracts.errors.ContractViolationError: an error-severity DATASET rule fails.
     """
     path = Path(path)

@@ -1,9 +1,9 @@
 """``ptycho-harness convert IN OUT``: rewrite a raw, legacy, tike or CXI scan or a product as an NPZ.
 
-Exit status: 0 when the output validates clean (warnings allowed), 1 when it still has
-an error-severity violation, 2 when the input cannot be read, its layout is rejected
-(near-field CXI, several probe modes, a product without pixel sizes) or the output path
-is unsafe. A product has no diffraction, so its output lacks ``diffraction`` and the
+Exit status: 0 when the output validates clean (warnings allowed), and 1 when it still has
+an error-severity violation. It is 2 when the input cannot be read, when its layout is
+rejected (near-field CXI, several probe modes, a product without pixel sizes), or when the
+output path is unsafe. A product has no diffraction, so its output lacks ``diffraction`` and the
 command names the ``simulate`` call that adds it. That output exits 0 when the missing
 diffraction is its only error. This command never imports torch.
 """
